@@ -1,0 +1,54 @@
+# Every target calls the modelenv CLI (or the dev tools) from the project venv.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+MODELENV := $(BIN)/modelenv
+# The light example: no torch, builds in seconds.
+DEMO_MODEL ?= minilm-onnx
+
+.PHONY: install demo validate check lock envs test test-network lint bench clean-envs
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+## The main job on the bundled specs: validate, check the locks, build the
+## light example's environment and import its packages inside it.
+demo: install
+	$(MODELENV) validate
+	$(MODELENV) lock --check
+	$(MODELENV) create $(DEMO_MODEL)
+	$(MODELENV) run $(DEMO_MODEL) -- python -c "import onnxruntime, tokenizers, numpy; print('minilm-onnx ok: onnxruntime', onnxruntime.__version__, 'tokenizers', tokenizers.__version__)"
+
+validate: install
+	$(MODELENV) validate
+
+check: install
+	$(MODELENV) lock --check
+
+lock: install
+	$(MODELENV) lock
+
+envs: install
+	$(MODELENV) create --all-runnable
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-network: install
+	$(BIN)/python -m pytest -q -m network
+
+lint: install
+	$(BIN)/ruff check compiler tests bench
+	$(BIN)/ruff format --check compiler tests bench
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean-envs: install
+	$(MODELENV) gc

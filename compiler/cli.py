@@ -1,0 +1,128 @@
+"""The ``modelenv`` command: argument parsing and dispatch, nothing else.
+
+Each subcommand lives in ``compiler/commands/<name>.py`` with ``add_arguments``
+and ``run``; modules are imported only when their command runs, so that
+``modelenv create`` on an up-to-date environment never imports pydantic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import EXIT_USAGE, ModelenvError
+
+__all__ = ["main"]
+
+# name -> one-line help; the module compiler.commands.<name> does the work.
+COMMANDS: dict[str, str] = {
+    "validate": "check spec files and report every problem",
+    "new": "write a new spec file from a template",
+
+
+
+
+}
+
+EXIT_BUG = 3
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"modelenv: error: {message}\n")
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    group = common.add_argument_group("common options")
+    # SUPPRESS keeps a value given before the subcommand from being reset by the
+    # subparser's default when the option is not repeated after it.
+    group.add_argument(
+        "--specs", metavar="DIR", default=argparse.SUPPRESS,
+        help="specs folder (default: $MODELENV_SPECS or ./specs)",
+    )
+    group.add_argument(
+        "--locks", metavar="DIR", default=argparse.SUPPRESS,
+        help="locks folder (default: $MODELENV_LOCKS or ./locks)",
+    )
+    group.add_argument(
+        "--home", metavar="DIR", default=argparse.SUPPRESS,
+        help="where environments live (default: $MODELENV_HOME or ~/.modelenv)",
+    )
+    group.add_argument(
+        "-v", "--verbose", action="count", default=argparse.SUPPRESS,
+        help="say more; errors show a traceback",
+    )
+    group.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+        help="print only results and errors",
+    )
+    group.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS,
+        help="show tracebacks for errors",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    parser = _Parser(
+        prog="modelenv",
+        description="Declarative specs, hashed lockfiles and environments for ML models.",
+        parents=[common],
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"modelenv {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, help_text in COMMANDS.items():
+        module = importlib.import_module(f"compiler.commands.{name}")
+        cmd = sub.add_parser(
+            name, help=help_text, description=module.__doc__, parents=[common],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(cmd)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    debug = bool(getattr(args, "debug", False) or getattr(args, "verbose", 0))
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        module = importlib.import_module(f"compiler.commands.{args.command}")
+        return int(module.run(args))
+    except ModelenvError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"modelenv: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("modelenv: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (modelenv list | head): not our failure.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # a bug: say so, and how to report it
+        if debug:
+            traceback.print_exc()
+        print(
+            f"modelenv: internal error: {type(exc).__name__}: {exc}\n"
+            "  this is a bug in modelenv; rerun with --debug and report the traceback",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

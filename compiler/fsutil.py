@@ -1,0 +1,51 @@
+"""Atomic file operations: a reader never sees a half-written file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["atomic_write", "create_new", "temp_sibling"]
+
+
+@contextlib.contextmanager
+def temp_sibling(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary file beside ``path`` (same filesystem, so ``os.replace`` is atomic),
+    removed on the way out unless it was moved into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step."""
+    with temp_sibling(path) as tmp:
+        _write_synced(tmp, text.encode("utf-8"))
+        os.replace(tmp, path)
+
+
+def create_new(path: Path, text: str) -> bool:
+    """Write ``path`` only if it does not exist, atomically; False when it already did."""
+    with temp_sibling(path) as tmp:
+        _write_synced(tmp, text.encode("utf-8"))
+        try:
+            os.link(tmp, path)  # fails if path exists: no check-then-write race
+        except FileExistsError:
+            return False
+    return True

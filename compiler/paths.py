@@ -1,0 +1,65 @@
+"""Where things are: the specs folder, the locks folder and the modelenv home.
+
+Kept free of heavy imports: the launch-time fast path uses it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ENGINES_FILE", "Paths", "display", "spec_files"]
+
+ENGINES_FILE = "_engines.toml"
+
+
+@dataclass(frozen=True)
+class Paths:
+    specs: Path
+    locks: Path
+    home: Path
+
+    @classmethod
+    def resolve(
+        cls,
+        specs: str | os.PathLike[str] | None = None,
+        locks: str | os.PathLike[str] | None = None,
+        home: str | os.PathLike[str] | None = None,
+    ) -> Paths:
+        """Explicit arguments, else ``MODELENV_*`` variables, else the defaults."""
+        env = os.environ
+        return cls(
+            specs=Path(specs or env.get("MODELENV_SPECS") or "specs"),
+            locks=Path(locks or env.get("MODELENV_LOCKS") or "locks"),
+            home=Path(home or env.get("MODELENV_HOME") or Path.home() / ".modelenv"),
+        )
+
+    def spec_path(self, model: str) -> Path:
+        return self.specs / f"{model}.toml"
+
+    @property
+    def engines_path(self) -> Path:
+        return self.specs / ENGINES_FILE
+
+    def model_names(self) -> list[str]:
+        return [p.stem for p in spec_files(self.specs)]
+
+
+def spec_files(folder: Path) -> list[Path]:
+    """Model spec files in ``folder``: ``*.toml`` not starting with ``_``, sorted."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p for p in folder.iterdir() if p.suffix == ".toml" and not p.name.startswith("_")
+    )
+
+
+def display(path: Path | str) -> str:
+    """A path as a user wants to read it: relative to the current folder when inside it."""
+    p = Path(path)
+    try:
+        rel = os.path.relpath(p)
+    except ValueError:  # another drive on Windows
+        return str(p)
+    return str(p) if rel.startswith("..") else rel

@@ -1,0 +1,117 @@
+"""Parsing one entry of a ``packages`` or ``constraints`` list.
+
+An entry is a PEP 508 requirement, a ``#system_NAME#`` placeholder (optionally
+followed by ``; marker``), or, in overrides and ``-p``, a ``!NAME`` removal.
+Every entry has a key: the canonical distribution name it is about.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import NormalizedName
+
+from .names import canonical
+
+__all__ = ["Entry", "EntryError", "Kind", "parse_entry"]
+
+_DIST_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"^#(?P<inner>[^#]*)#\s*(?:;(?P<marker>.*))?$")
+
+
+class EntryError(ValueError):
+    """An entry that is not a valid requirement, placeholder or removal."""
+
+
+class Kind(str, Enum):
+    REQUIREMENT = "requirement"
+    SYSTEM = "system"
+    REMOVE = "remove"
+
+
+@dataclass(frozen=True)
+class Entry:
+    text: str
+    kind: Kind
+    key: NormalizedName
+    name: str
+    marker: str | None = None
+
+    def expand(self, host_version: str | None) -> str:
+        """The requirement uv sees: a system entry pinned to ``host_version``."""
+        if self.kind is not Kind.SYSTEM:
+            return self.text
+        req = self.name if host_version is None else f"{self.name}=={host_version}"
+        return f"{req} ; {self.marker}" if self.marker else req
+
+
+def parse_entry(text: str, *, allow_remove: bool = False) -> Entry:
+    """Parse one entry; raise :class:`EntryError` with a message fit for a user."""
+    if not isinstance(text, str):
+        raise EntryError(f"expected a string, got {type(text).__name__}")
+    stripped = text.strip()
+    if not stripped:
+        raise EntryError("empty requirement")
+    if stripped.startswith("!"):
+        return _parse_removal(stripped, allow_remove)
+    if stripped.startswith("#"):
+        return _parse_placeholder(stripped)
+    if "#" in stripped:
+        raise EntryError(
+            f"invalid requirement {text!r}: '#' may only start a #system_NAME# placeholder;"
+            " engine-specific entries belong in an [engines.NAME] table"
+        )
+    try:
+        req = Requirement(stripped)
+    except InvalidRequirement as exc:
+        raise EntryError(f"invalid requirement {text!r}: {_first_line(exc)}") from None
+    return Entry(stripped, Kind.REQUIREMENT, canonical(req.name), req.name)
+
+
+def _parse_removal(text: str, allow_remove: bool) -> Entry:
+    name = text[1:].strip()
+    if not allow_remove:
+        raise EntryError(
+            f"{text!r} removes a package, which only overrides and -p may do;"
+            " delete the entry instead"
+        )
+    if not _DIST_NAME.match(name):
+        raise EntryError(f"invalid removal {text!r}: expected '!NAME' with a distribution name")
+    return Entry(text, Kind.REMOVE, canonical(name), name)
+
+
+def _parse_placeholder(text: str) -> Entry:
+    match = _PLACEHOLDER.match(text)
+    if match is None:
+        raise EntryError(
+            f"malformed placeholder {text!r}: expected '#system_NAME#',"
+            " optionally followed by '; marker'"
+        )
+    inner = match.group("inner")
+    if not inner.startswith("system_"):
+        raise EntryError(
+            f"unknown placeholder '#{inner}#': the only placeholder is #system_NAME#"
+            " (pin NAME to the host's version)"
+        )
+    name = inner[len("system_") :]
+    if not _DIST_NAME.match(name):
+        raise EntryError(
+            f"malformed placeholder '#{inner}#': {name!r} is not a valid distribution name"
+        )
+    marker_text = match.group("marker")
+    marker: str | None = None
+    if marker_text is not None:
+        try:
+            marker = str(Marker(marker_text.strip()))
+        except InvalidMarker as exc:
+            raise EntryError(f"invalid marker in {text!r}: {_first_line(exc)}") from None
+    return Entry(text, Kind.SYSTEM, canonical(name), name, marker)
+
+
+def _first_line(exc: Exception) -> str:
+    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return msg[:1].lower() + msg[1:]

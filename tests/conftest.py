@@ -1,0 +1,103 @@
+"""Fixtures shared by every test: isolation from this machine, a project
+folder, and a local wheelhouse in place of a package index."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from compiler.cli import main
+
+from .wheels import make_wheel
+
+REPO = Path(__file__).resolve().parent.parent
+ENGINES = """\
+[vllm]
+packages = ["vllm>=0.11.2"]
+
+[transformers]
+packages = ["transformers>=4.53.3", "accelerate>=0.28.0"]
+
+["llama.cpp"]
+packages = ["xllamacpp>=0.2.6"]
+"""
+
+
+@pytest.fixture(scope="session")
+def uv_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("uv-cache")
+
+
+@pytest.fixture(autouse=True)
+def _isolate(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, uv_cache: Path
+) -> None:
+    """Nothing a test does may read this machine's pip/uv settings or write to
+    the real home directory."""
+    fake_home = tmp_path_factory.mktemp("home")
+    for var in list(os.environ):
+        if var.startswith(("PIP_", "UV_", "MODELENV_", "VIRTUAL_ENV", "CONDA_")):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("HOME", str(fake_home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(fake_home / ".config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(fake_home / ".cache"))
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("UV_NO_CONFIG", "1")
+    monkeypatch.setenv("UV_CACHE_DIR", str(uv_cache))
+    monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
+    monkeypatch.setenv("UV_NO_PROGRESS", "1")
+    monkeypatch.setenv("MODELENV_HOME", str(fake_home / "modelenv-home"))
+
+
+@pytest.fixture()
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project folder with specs/_engines.toml, as the current folder."""
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "_engines.toml").write_text(ENGINES)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture()
+def wheelhouse(tmp_path: Path) -> Path:
+    """A folder of tiny wheels, used with --no-index --find-links."""
+    folder = tmp_path / "wheelhouse"
+    make_wheel(folder, "alpha", "1.0.0")
+    make_wheel(folder, "beta", "2.0.0", requires=["alpha>=1.0"])
+    make_wheel(folder, "gamma", "0.5.0")
+    return folder
+
+
+def write_spec(project: Path, name: str, body: str) -> Path:
+    path = project / "specs" / f"{name}.toml"
+    path.write_text(f'[model]\nname = "{name}"\n\n{body}')
+    return path
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run ``modelenv ARGV`` in-process; return (exit status, stdout, stderr)."""
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse usage errors and --help
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_modelenv(*argv: str, cwd: Path | None = None, **kw: object) -> subprocess.CompletedProcess[str]:
+    """Run ``modelenv ARGV`` as a real process."""
+    return subprocess.run(
+        [sys.executable, "-m", "compiler", *argv],
+        cwd=cwd, capture_output=True, text=True, check=False, **kw,  # type: ignore[call-overload]
+    )
+
+
+@pytest.fixture()
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("UV_OFFLINE", "1")
+    yield
