@@ -23,10 +23,8 @@ __all__ = ["main"]
 COMMANDS: dict[str, str] = {
     "validate": "check spec files and report every problem",
     "new": "write a new spec file from a template",
-
-
-
-
+    "show": "print a model's effective requirements and where each comes from",
+    "lock": "compile specs into pinned, hashed lockfiles (or --check them offline)",
 }
 
 EXIT_BUG = 3
@@ -39,33 +37,47 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"modelenv: error: {message}\n")
 
 
-def _common_options() -> argparse.ArgumentParser:
+def _common_options() -> _Parser:
     common = _Parser(add_help=False)
     group = common.add_argument_group("common options")
     # SUPPRESS keeps a value given before the subcommand from being reset by the
     # subparser's default when the option is not repeated after it.
     group.add_argument(
-        "--specs", metavar="DIR", default=argparse.SUPPRESS,
+        "--specs",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
         help="specs folder (default: $MODELENV_SPECS or ./specs)",
     )
     group.add_argument(
-        "--locks", metavar="DIR", default=argparse.SUPPRESS,
+        "--locks",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
         help="locks folder (default: $MODELENV_LOCKS or ./locks)",
     )
     group.add_argument(
-        "--home", metavar="DIR", default=argparse.SUPPRESS,
+        "--home",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
         help="where environments live (default: $MODELENV_HOME or ~/.modelenv)",
     )
     group.add_argument(
-        "-v", "--verbose", action="count", default=argparse.SUPPRESS,
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
         help="say more; errors show a traceback",
     )
     group.add_argument(
-        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
         help="print only results and errors",
     )
     group.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS,
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
         help="show tracebacks for errors",
     )
     return common
@@ -83,7 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in COMMANDS.items():
         module = importlib.import_module(f"compiler.commands.{name}")
         cmd = sub.add_parser(
-            name, help=help_text, description=module.__doc__, parents=[common],
+            name,
+            help=help_text,
+            description=module.__doc__,
+            parents=[common],
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(cmd)

@@ -50,9 +50,7 @@ def spec_files(folder: Path) -> list[Path]:
     """Model spec files in ``folder``: ``*.toml`` not starting with ``_``, sorted."""
     if not folder.is_dir():
         return []
-    return sorted(
-        p for p in folder.iterdir() if p.suffix == ".toml" and not p.name.startswith("_")
-    )
+    return sorted(p for p in folder.iterdir() if p.suffix == ".toml" and not p.name.startswith("_"))
 
 
 def display(path: Path | str) -> str:

@@ -24,7 +24,7 @@ from .requirements import EntryError, Kind, parse_entry
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = [
     "INDEX_STRATEGIES",
@@ -41,6 +41,7 @@ __all__ = [
     "check_spec_file",
     "check_spec_text",
     "load_engines",
+    "load_overrides",
     "load_spec",
 ]
 
@@ -69,14 +70,14 @@ def _check_constraint(value: str) -> str:
 def _check_python(value: Any) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         raise ValueError(
-            f"write Python versions as strings, for example \"3.10\" (TOML reads {value!r}"
+            f'write Python versions as strings, for example "3.10" (TOML reads {value!r}'
             " as a number)"
         )
     if not isinstance(value, str):
-        raise ValueError(f"expected a string such as \"3.11\", got {_describe(value)}")
+        raise ValueError(f'expected a string such as "3.11", got {_describe(value)}')
     match = _PY_VERSION.match(value)
     if match is None:
-        raise ValueError(f"invalid Python version {value!r}: expected X.Y, for example \"3.11\"")
+        raise ValueError(f'invalid Python version {value!r}: expected X.Y, for example "3.11"')
     if int(match.group(1)) < 8:
         raise ValueError(f"unsupported Python version {value!r}: modelenv needs 3.8 or newer")
     return value
@@ -84,18 +85,21 @@ def _check_python(value: Any) -> str:
 
 PackageEntry = Annotated[str, AfterValidator(_check_entry)]
 ConstraintEntry = Annotated[str, AfterValidator(_check_constraint)]
+
+
 def _check_date(value: Any) -> str:
     """Normalise ``exclude_newer`` to the text uv takes: a date or an RFC 3339 timestamp."""
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.timezone.utc)
-        return value.isoformat().replace("+00:00", "Z")
+        return str(value.isoformat()).replace("+00:00", "Z")
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, str):
         for parse in (dt.date.fromisoformat, dt.datetime.fromisoformat):
             try:
-                return _check_date(parse(value.replace("Z", "+00:00")))
+                parsed: dt.date = parse(value.replace("Z", "+00:00"))
+                return _check_date(parsed)
             except ValueError:
                 pass
     raise ValueError(
@@ -261,8 +265,8 @@ def _field_path(loc: Sequence[int | str]) -> str:
 def _table_key(loc: Sequence[int | str], engines_file: bool) -> str:
     if engines_file:
         return "*"
-    if len(loc) >= 2 and loc[0] == "engines":
-        return "engines.*"
+    if len(loc) >= 2 and loc[0] in ("engines", "models"):
+        return f"{loc[0]}.*"
     return ".".join(str(p) for p in loc)
 
 
@@ -297,9 +301,9 @@ def _problems_from(
         kind = err["type"]
         if kind == "extra_forbidden":
             key = str(loc[-1])
-            fields = (
-                _ENGINE_FIELDS if engines_file else _FIELDS
-            ).get(_table_key(loc[:-1], engines_file), ())
+            fields = (_ENGINE_FIELDS if engines_file else _FIELDS).get(
+                _table_key(loc[:-1], engines_file), ()
+            )
             problems.append(
                 Problem(shown, _field_path(loc), f"unknown key {key!r}{did_you_mean(key, fields)}")
             )
@@ -459,3 +463,56 @@ def load_engines(specs_dir: Path) -> Engines:
     if engines is None:
         raise SpecError(problems)
     return engines
+
+
+def _check_override_entry(value: str) -> str:
+    try:
+        parse_entry(value, allow_remove=True)
+    except EntryError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+OverrideEntry = Annotated[str, AfterValidator(_check_override_entry)]
+
+
+class OverrideSection(_Frozen):
+    packages: tuple[OverrideEntry, ...] = ()
+    constraints: tuple[OverrideEntry, ...] = ()
+    python: PythonVersion | None = None
+
+
+class Overrides(_Frozen):
+    """The user's overrides file: ``[global]`` then ``[models.MODEL]``."""
+
+    global_: OverrideSection = Field(default_factory=OverrideSection, alias="global")
+    models: dict[str, OverrideSection] = Field(default_factory=dict)
+
+
+_FIELDS["global"] = OverrideSection.model_fields
+_FIELDS["models.*"] = OverrideSection.model_fields
+
+
+def load_overrides(path: Path, known_models: Sequence[str]) -> Overrides:
+    """Read an overrides file; an unknown model in it is an error that names it."""
+    shown = display(path)
+    data, problems = _read_toml(path)
+    if data is None:
+        raise SpecError(problems)
+    try:
+        overrides = Overrides.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_problems_from(exc, shown)) from None
+    for model in sorted(overrides.models):
+        if model not in known_models:
+            problems.append(
+                Problem(
+                    shown,
+                    _field_path(("models", model)),
+                    f"unknown model {model!r}{did_you_mean(model, known_models)};"
+                    " overrides must name a model that has a spec",
+                )
+            )
+    if problems:
+        raise SpecError(problems)
+    return overrides

@@ -17,15 +17,27 @@ from . import context
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", metavar="NAME", help="model name (lowercase, e.g. got-ocr2)")
     parser.add_argument(
-        "-p", "--package", dest="packages", action="append", default=[], metavar="REQ",
+        "-p",
+        "--package",
+        dest="packages",
+        action="append",
+        default=[],
+        metavar="REQ",
         help="a requirement or #system_NAME# placeholder (repeatable)",
     )
     parser.add_argument(
-        "--python", action="append", default=[], metavar="X.Y",
+        "--python",
+        action="append",
+        default=[],
+        metavar="X.Y",
         help="a Python version the model supports (repeatable)",
     )
     parser.add_argument(
-        "--engine", dest="engines", action="append", default=[], metavar="E",
+        "--engine",
+        dest="engines",
+        action="append",
+        default=[],
+        metavar="E",
         help="an engine variant, defined in specs/_engines.toml (repeatable)",
     )
     parser.add_argument("--description", default=None, help="one line about the model")

@@ -1,0 +1,305 @@
+"""Compile specs into pinned, hashed lockfiles: locks/<model>/<engine>/py<X.Y>.txt.
+
+With no MODEL, every model; for each, every engine variant (and the engine-less
+default when the spec has base packages) and every Python version it lists. A
+lock whose fingerprint matches its spec is not recompiled; existing pins are
+kept unless --upgrade or --upgrade-package.
+
+--check is the offline gate for pre-commit and CI: no network, no uv, writes
+nothing; exit 1 listing each missing or stale lock and the command that fixes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import context
+
+if TYPE_CHECKING:
+    from ..locking import CompileResult, Target
+    from ..paths import Paths
+    from ..plan import Plan
+    from ..ui import UI
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("models", nargs="*", metavar="MODEL", help="models (default: all)")
+    parser.add_argument(
+        "--engine",
+        action="append",
+        default=[],
+        metavar="E",
+        help="only this engine variant ('default' for the engine-less one)",
+    )
+    parser.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        metavar="X.Y",
+        help="only this Python version (repeatable)",
+    )
+    parser.add_argument(
+        "--upgrade",
+        "-U",
+        action="store_true",
+        help="ignore existing pins and take the newest allowed versions",
+    )
+    parser.add_argument(
+        "--upgrade-package",
+        "-P",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="upgrade only this package (repeatable)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="offline: exit 1 when any lock is missing or stale; write nothing",
+    )
+    parser.add_argument(
+        "--prune", action="store_true", help="remove locks that no spec produces any more"
+    )
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="uv processes at once (default: number of CPUs)",
+    )
+    parser.add_argument(
+        "--base-python", metavar="PATH", help="interpreter whose versions pin #system_NAME# entries"
+    )
+    parser.add_argument("--index-url", metavar="URL", help="base package index")
+    parser.add_argument("--extra-index-url", metavar="URL", action="append", default=[])
+    parser.add_argument("--find-links", metavar="PATH", action="append", default=[])
+    parser.add_argument("--no-index", action="store_true", help="use no index, only --find-links")
+    parser.add_argument("--offline", action="store_true", help="resolve from uv's cache only")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import UsageError
+
+    paths, ui = context(args)
+    if args.jobs < 1:
+        raise UsageError("--jobs must be 1 or more")
+    targets = _targets(paths, args)
+    if args.check:
+        return _check(paths, ui, targets, args)
+    return _lock(paths, ui, targets, args)
+
+
+def _targets(paths: Paths, args: argparse.Namespace) -> list[tuple[Target, Plan]]:
+    """Every (model, engine, python) asked for, with its plan (no host inspection yet)."""
+    from ..errors import UsageError
+    from ..locking import Target
+    from ..plan import load_model, make_plan
+    from ..request import Request
+    from ..spec import SpecError
+
+    models = args.models or paths.model_names()
+    if not models and not args.check:
+        raise UsageError(f"no specs in {paths.specs}")
+    out = []
+    problems = []
+    for model in models:
+        try:
+            spec, _ = load_model(paths, model)
+        except SpecError as exc:
+            problems += exc.problems
+            continue
+        engines = [e or "default" for e in spec.variants()]
+        for engine in args.engine:
+            if engine not in engines and args.models:
+                raise UsageError(
+                    f"model {model!r} has no variant {engine!r}; its variants: {', '.join(engines)}"
+                )
+        pythons = list(spec.env.python) or [f"{sys.version_info[0]}.{sys.version_info[1]}"]
+        for engine in engines:
+            if args.engine and engine not in args.engine:
+                continue
+            for python in pythons:
+                if args.python and python not in args.python:
+                    continue
+                request = Request(
+                    model=model,
+                    engine=None if engine == "default" else engine,
+                    python=python,
+                    use_overrides=False,
+                    base_python=args.base_python,
+                )
+                plan = make_plan(paths, request, inspect_host=False)
+                out.append((Target(model, engine, python), plan))
+    if problems:
+        from ..spec import SpecError
+
+        raise SpecError(problems)
+    return out
+
+
+def _orphans(paths: Paths, targets: list[tuple[Target, Plan]]) -> list[Path]:
+    from ..locking import orphan_locks
+
+    # Only judge orphans over the whole set: a run limited to some models or
+    # variants does not know what the others expect.
+    return orphan_locks(paths, {t.path(paths.locks) for t, _ in targets})
+
+
+def _check(
+    paths: Paths, ui: UI, targets: list[tuple[Target, Plan]], args: argparse.Namespace
+) -> int:
+    from ..locking import Status, check_lock
+    from ..paths import display
+
+    bad = 0
+    for target, plan in targets:
+        path = target.path(paths.locks)
+        status = check_lock(path, plan.fingerprint())
+        if status is not Status.UP_TO_DATE:
+            bad += 1
+            ui.result(f"{display(path)}: {status.value}; run: {target.command()}")
+    orphans = [] if (args.models or args.engine or args.python) else _orphans(paths, targets)
+    for orphan in orphans:
+        ui.result(f"{display(orphan)}: no spec variant produces it; run: modelenv lock --prune")
+    total = len(targets)
+    if bad or orphans:
+        ui.info(
+            f"{bad} of {total} locks missing or stale"
+            + (f", {len(orphans)} orphaned" if orphans else "")
+            + " (fix: make lock)"
+        )
+        return 1
+    ui.info(f"{total} locks up to date")
+    return 0
+
+
+def _lock(
+    paths: Paths, ui: UI, targets: list[tuple[Target, Plan]], args: argparse.Namespace
+) -> int:
+    from ..locking import Status, check_lock
+    from ..paths import display
+    from ..plan import make_plan
+
+    up_to_date = 0
+    todo: list[tuple[Target, Plan]] = []
+    for target, plan in targets:
+        fresh = check_lock(target.path(paths.locks), plan.fingerprint()) is Status.UP_TO_DATE
+        if fresh and not (args.upgrade or args.upgrade_package):
+            up_to_date += 1
+            ui.detail(f"up to date  {target}")
+            continue
+        todo.append((target, plan))
+    # Host facts are read once per interpreter, before the parallel part.
+    from ..indexes import from_command_line
+    from ..request import Request
+
+    cli_index = from_command_line(
+        args.index_url, args.extra_index_url, args.find_links, args.no_index
+    )
+    planned = []
+    for target, plan in todo:
+        request = Request(
+            model=target.model,
+            engine=plan.engine,
+            python=target.python,
+            use_overrides=False,
+            base_python=args.base_python,
+            index=cli_index,
+        )
+        full = make_plan(paths, request)
+        for warning in full.warnings:
+            ui.warn(f"{target}: {warning}")
+        planned.append((target, full))
+
+    locked = failed = 0
+    progress = _Progress(ui, len(planned))
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {
+            pool.submit(_compile, paths, target, plan, args): target for target, plan in planned
+        }
+        for future in as_completed(futures):
+            target = futures[future]
+            result = future.result()
+            progress.step()
+            if result.ok:
+                locked += 1
+                progress.line(
+                    f"locked      {target} -> {display(target.path(paths.locks))}"
+                    f" ({result.packages} packages)"
+                )
+            else:
+                failed += 1
+                progress.error(target, result.error)
+    progress.done()
+
+    orphans = [] if (args.models or args.engine or args.python) else _orphans(paths, targets)
+    for orphan in orphans:
+        if args.prune:
+            orphan.unlink()
+            _remove_empty_parents(orphan.parent, paths.locks)
+            ui.info(f"pruned      {display(orphan)}")
+        else:
+            ui.info(f"orphaned    {display(orphan)} (no spec produces it; --prune removes it)")
+    summary = f"{locked} locked, {up_to_date} up to date, {failed} failed"
+    if orphans:
+        summary += f", {len(orphans)} {'pruned' if args.prune else 'orphaned'}"
+    ui.info(summary)
+    return 1 if failed else 0
+
+
+def _compile(paths: Paths, target: Target, plan: Plan, args: argparse.Namespace) -> CompileResult:
+    from ..locking import compile_lock
+
+    return compile_lock(
+        plan,
+        target.path(paths.locks),
+        upgrade=args.upgrade,
+        upgrade_packages=args.upgrade_package,
+        offline=args.offline,
+    )
+
+
+def _remove_empty_parents(folder: Path, stop: Path) -> None:
+    while folder != stop and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
+
+
+class _Progress:
+    """One updating line on a terminal; plain lines otherwise."""
+
+    def __init__(self, ui: UI, total: int) -> None:
+        self.ui, self.total, self.n = ui, total, 0
+        self.live = ui.is_tty and ui.verbosity >= 0 and total > 0
+
+    def step(self) -> None:
+        self.n += 1
+        if self.live:
+            self.ui.err.write(f"\r\033[K[{self.n}/{self.total}] locking...")
+            self.ui.err.flush()
+
+    def _clear(self) -> None:
+        if self.live:
+            self.ui.err.write("\r\033[K")
+
+    def line(self, text: str) -> None:
+        self._clear()
+        self.ui.info(text)
+
+    def error(self, target: Target, message: str) -> None:
+        self._clear()
+        indented = "\n".join(f"    {line}" for line in message.splitlines())
+        print(
+            f"modelenv: error: {target}: resolution failed:\n{indented}",
+            file=self.ui.err,
+            flush=True,
+        )
+
+    def done(self) -> None:
+        self._clear()

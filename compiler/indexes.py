@@ -1,0 +1,247 @@
+"""Index settings: where packages come from, layered like requirements.
+
+Lowest to highest: pip's configuration files (global, user, site, then
+``PIP_CONFIG_FILE``), pip's environment variables, uv's environment variables,
+the spec's ``[env.index]``, the command line. A higher layer that sets a key
+replaces it. uv reads none of pip's settings, so modelenv passes the result to
+uv as explicit flags. Credentials in URLs are never shown: see :func:`mask_url`.
+"""
+
+from __future__ import annotations
+
+import configparser
+import hashlib
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = [
+    "IndexSettings",
+    "Setting",
+    "from_command_line",
+    "from_spec",
+    "layered",
+    "mask_url",
+    "pip_config_files",
+]
+
+KEYS = ("index_url", "extra_index_urls", "find_links", "no_index", "strategy", "no_build_isolation")
+
+
+@dataclass(frozen=True)
+class Setting:
+    value: Any
+    source: str
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """Each key that some layer set, with the layer that set it."""
+
+    values: Mapping[str, Setting] = field(default_factory=dict)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        setting = self.values.get(key)
+        return default if setting is None else setting.value
+
+    def over(self, lower: IndexSettings) -> IndexSettings:
+        return IndexSettings({**lower.values, **self.values})
+
+    def without_sources(self, *sources: str) -> IndexSettings:
+        return IndexSettings({k: v for k, v in self.values.items() if v.source not in sources})
+
+    def uv_args(self) -> list[str]:
+        """The uv flags that reproduce these settings (pure: testable without uv)."""
+        args: list[str] = []
+        if self.get("no_index"):
+            args.append("--no-index")
+        elif self.get("index_url"):
+            args += ["--index-url", self.get("index_url")]
+        if not self.get("no_index"):
+            for url in self.get("extra_index_urls", ()):
+                args += ["--extra-index-url", url]
+        for link in self.get("find_links", ()):
+            args += ["--find-links", link]
+        if self.get("strategy"):
+            args += ["--index-strategy", self.get("strategy")]
+        if self.get("no_build_isolation"):
+            args.append("--no-build-isolation")
+        return args
+
+    def masked(self) -> dict[str, dict[str, Any]]:
+        """A JSON-ready view with credentials masked."""
+        out: dict[str, dict[str, Any]] = {}
+        for key in KEYS:
+            if key in self.values:
+                s = self.values[key]
+                out[key] = {"value": _mask_value(s.value), "source": s.source}
+        return out
+
+    def fingerprint(self) -> str:
+        """sha256 of the effective settings (masked: the hash never carries a secret)."""
+        data = {k: _mask_value(self.values[k].value) for k in KEYS if k in self.values}
+        blob = json.dumps(data, sort_keys=True).encode()
+        return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
+def mask_url(url: str) -> str:
+    """``https://user:secret@host/`` -> ``https://user:****@host/``; a lone token -> ``****``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"//[^/@]*@", "//****@", url)
+    if not parts.netloc or "@" not in parts.netloc:
+        return url
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user, sep, _password = userinfo.partition(":")
+    masked = f"{user}:****" if sep else "****"
+    return urlunsplit(parts._replace(netloc=f"{masked}@{host}"))
+
+
+def _mask_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_url(value)
+    if isinstance(value, (list, tuple)):
+        return [_mask_value(v) for v in value]
+    return value
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(value.split())
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def pip_config_files(env: Mapping[str, str] | None = None) -> list[Path]:
+    """pip's configuration files in the order pip loads them (later wins)."""
+    env = os.environ if env is None else env
+    explicit = env.get("PIP_CONFIG_FILE")
+    if explicit == os.devnull:  # pip's own rule: os.devnull disables every file
+        return []
+    files: list[Path] = []
+    xdg_dirs = env.get("XDG_CONFIG_DIRS", "/etc/xdg").split(os.pathsep)
+    files += [Path(d) / "pip" / "pip.conf" for d in xdg_dirs if d]
+    files.append(Path("/etc/pip.conf"))
+    home = Path(env.get("HOME") or Path.home())
+    files.append(home / ".pip" / "pip.conf")
+    files.append(Path(env.get("XDG_CONFIG_HOME") or home / ".config") / "pip" / "pip.conf")
+    files.append(Path(sys.prefix) / "pip.conf")
+    if explicit:
+        files.append(Path(explicit))
+    return files
+
+
+def _from_pip_file(path: Path) -> IndexSettings:
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return IndexSettings()
+    values: dict[str, Setting] = {}
+    source = str(path)
+    for section in ("global", "install"):
+        if not parser.has_section(section):
+            continue
+        sec = parser[section]
+        if "index-url" in sec:
+            values["index_url"] = Setting(sec["index-url"].strip(), source)
+        if "extra-index-url" in sec:
+            values["extra_index_urls"] = Setting(_split(sec["extra-index-url"]), source)
+        if "find-links" in sec:
+            values["find_links"] = Setting(_split(sec["find-links"]), source)
+        if "no-index" in sec:
+            values["no_index"] = Setting(_truthy(sec["no-index"]), source)
+    return IndexSettings(values)
+
+
+_ENV_VARS: tuple[tuple[str, str, Any], ...] = (
+    # (variable, key, parser); later rows win over earlier ones.
+    ("PIP_INDEX_URL", "index_url", str.strip),
+    ("PIP_EXTRA_INDEX_URL", "extra_index_urls", _split),
+    ("PIP_FIND_LINKS", "find_links", _split),
+    ("PIP_NO_INDEX", "no_index", _truthy),
+    ("UV_INDEX_URL", "index_url", str.strip),
+    ("UV_DEFAULT_INDEX", "index_url", str.strip),
+    ("UV_EXTRA_INDEX_URL", "extra_index_urls", _split),
+    ("UV_FIND_LINKS", "find_links", lambda v: tuple(re.split(r"[\s,]+", v.strip()))),
+    ("UV_NO_INDEX", "no_index", _truthy),
+    ("UV_INDEX_STRATEGY", "strategy", str.strip),
+    ("UV_NO_BUILD_ISOLATION", "no_build_isolation", _truthy),
+)
+
+
+def _from_environment(env: Mapping[str, str]) -> IndexSettings:
+    values: dict[str, Setting] = {}
+    for var, key, parse in _ENV_VARS:
+        raw = env.get(var)
+        if raw is not None and raw.strip():
+            values[key] = Setting(parse(raw), var)
+    return IndexSettings(values)
+
+
+SPEC_KEYS = {
+    "url": "index_url",
+    "extra_urls": "extra_index_urls",
+    "find_links": "find_links",
+    "strategy": "strategy",
+    "no_build_isolation": "no_build_isolation",
+}
+
+
+def from_spec(index: Any, source: str) -> IndexSettings:
+    """The keys a spec's ``[env.index]`` sets explicitly (absent keys inherit)."""
+    if index is None:
+        return IndexSettings()
+    values = {
+        SPEC_KEYS[name]: Setting(
+            tuple(getattr(index, name))
+            if isinstance(getattr(index, name), tuple)
+            else getattr(index, name),
+            source,
+        )
+        for name in sorted(index.model_fields_set)
+    }
+    return IndexSettings(values)
+
+
+def from_command_line(
+    index_url: str | None = None,
+    extra_index_urls: Sequence[str] = (),
+    find_links: Sequence[str] = (),
+    no_index: bool = False,
+) -> IndexSettings:
+    values: dict[str, Setting] = {}
+    src = "command line"
+    if index_url:
+        values["index_url"] = Setting(index_url, src)
+    if extra_index_urls:
+        values["extra_index_urls"] = Setting(tuple(extra_index_urls), src)
+    if find_links:
+        values["find_links"] = Setting(tuple(find_links), src)
+    if no_index:
+        values["no_index"] = Setting(True, src)
+    return IndexSettings(values)
+
+
+def layered(
+    spec: IndexSettings,
+    command_line: IndexSettings,
+    env: Mapping[str, str] | None = None,
+) -> IndexSettings:
+    """Command line over spec over environment over pip's configuration files."""
+    env = os.environ if env is None else env
+    result = IndexSettings()
+    for path in pip_config_files(env):
+        if path.is_file():
+            result = _from_pip_file(path).over(result)
+    result = _from_environment(env).over(result)
+    result = spec.over(result)
+    return command_line.over(result)

@@ -1,0 +1,71 @@
+"""Lockfiles: where they live, what their header records, and reading it back.
+
+Reading is light (no pydantic, no jinja2): ``lock --check`` and the launch path
+read only the ``# modelenv-*`` header lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["LockHeader", "body_of", "lock_path", "read_header", "sha256_text"]
+
+_PREFIX = "# modelenv-"
+
+
+def lock_path(locks: Path, model: str, engine: str, python: str) -> Path:
+    return locks / model / engine / f"py{python}.txt"
+
+
+def sha256_text(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class LockHeader:
+    scheme: str
+    fingerprint: str
+    index_fingerprint: str
+    system: dict[str, str | None]
+    body_sha256: str
+
+
+def body_of(text: str) -> str:
+    """The lock without its header: what uv wrote."""
+    lines = text.splitlines(keepends=True)
+    i = 0
+    while i < len(lines) and (lines[i].startswith("#") or not lines[i].strip()):
+        i += 1
+    return "".join(lines[i:])
+
+
+def parse_header(text: str) -> LockHeader | None:
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            if line.strip():
+                break
+            continue
+        if line.startswith(_PREFIX):
+            key, _, value = line[len(_PREFIX) :].partition(":")
+            fields[key.strip()] = value.strip()
+    try:
+        system = json.loads(fields["system"])
+        return LockHeader(
+            scheme=fields["scheme"],
+            fingerprint=fields["fingerprint"],
+            index_fingerprint=fields.get("index-fingerprint", ""),
+            system=system if isinstance(system, dict) else {},
+            body_sha256=fields["body-sha256"],
+        )
+    except (KeyError, ValueError):
+        return None
+
+
+def read_header(path: Path) -> tuple[LockHeader | None, str]:
+    """(header or None when it is missing or malformed, the whole text); raises OSError."""
+    text = path.read_text(encoding="utf-8")
+    return parse_header(text), text

@@ -1,0 +1,260 @@
+"""A plan: everything known about one (model, engine, Python version) before uv runs.
+
+It loads the spec, engine defaults and overrides, merges the layers, finds the
+base interpreter, expands ``#system_NAME#`` against it and layers the index
+settings. ``show`` prints a plan, ``lock`` compiles one, ``create`` builds one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import indexes
+from .errors import ModelenvError, UsageError
+from .host import Interpreter, find_interpreter, running_xy
+from .merge import Layer, Merged, Requirement, merge
+from .names import did_you_mean
+from .paths import Paths, display
+from .request import Request
+from .requirements import Kind
+from .spec import Engines, Overrides, Spec, load_engines, load_overrides, load_spec
+
+__all__ = ["FINGERPRINT_SCHEME", "Plan", "load_model", "make_plan", "pick_python"]
+
+FINGERPRINT_SCHEME = "modelenv-lock-v1"
+DEFAULT_ENGINE = "default"
+
+
+@dataclass(frozen=True)
+class Plan:
+    spec: Spec
+    spec_path: Path
+    engine: str | None
+    python: str
+    merged: Merged
+    spec_merged: Merged  # engine defaults + spec only: what a committed lock is made from
+    interpreter: Interpreter | None
+    system: dict[str, str | None]  # canonical name -> host version, for #system_NAME#
+    index: indexes.IndexSettings
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def engine_name(self) -> str:
+        return self.engine or DEFAULT_ENGINE
+
+    @property
+    def overridden(self) -> bool:
+        """True when overrides or -p change what the spec alone asks for."""
+        return _texts(self.merged) != _texts(self.spec_merged)
+
+    def requirements(self) -> list[str]:
+        """The requirements uv resolves, placeholders expanded."""
+        return [r.entry.expand(self.system.get(r.key)) for r in self.merged.requirements]
+
+    def constraints(self) -> list[str]:
+        return [r.text for r in self.merged.constraints]
+
+    def fingerprint(self) -> str:
+        return input_fingerprint(self)
+
+
+def _texts(merged: Merged) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return (
+        tuple(r.text for r in merged.requirements),
+        tuple(r.text for r in merged.constraints),
+    )
+
+
+def _normalised(req: Requirement) -> str:
+    entry = req.entry
+    if entry.kind is Kind.SYSTEM:
+        return f"#system_{entry.key}#" + (f" ; {entry.marker}" if entry.marker else "")
+    from packaging.requirements import Requirement as Pep508
+
+    parsed = Pep508(entry.text)
+    parsed.name = entry.key
+    return str(parsed)
+
+
+def input_fingerprint(plan: Plan) -> str:
+    """sha256 over the spec's own inputs, canonical and sorted; never machine facts."""
+    spec = plan.spec
+    index = spec.env.index
+    data = {
+        "scheme": FINGERPRINT_SCHEME,
+        "model": spec.name,
+        "engine": plan.engine_name,
+        "python": plan.python,
+        "packages": sorted(_normalised(r) for r in plan.spec_merged.requirements),
+        "constraints": sorted(_normalised(r) for r in plan.spec_merged.constraints),
+        "exclude_newer": spec.env.exclude_newer,
+        "index": (
+            None
+            if index is None
+            else {
+                k: v
+                for k, v in index.model_dump(mode="json").items()
+                if k in index.model_fields_set
+            }
+        ),
+    }
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
+def load_model(paths: Paths, model: str) -> tuple[Spec, Engines]:
+    """A model's validated spec and its folder's engines; exit 2 for an unknown model."""
+    spec_path = paths.spec_path(model)
+    if "/" in model or "\\" in model or not spec_path.is_file():
+        known = paths.model_names()
+        raise UsageError(
+            f"unknown model {model!r}{did_you_mean(model, known)}; models in"
+            f" {display(paths.specs)}: {', '.join(known) or 'none'}"
+        )
+    engines = load_engines(paths.specs)
+    return load_spec(spec_path, engines), engines
+
+
+def pick_python(spec: Spec, requested: str | None) -> str:
+    """The Python X.Y to use: the request, else the running one when the spec lists
+    it (or lists none), else the newest the spec lists."""
+    listed = list(spec.env.python)
+    if requested:
+        if listed and requested not in listed:
+            raise UsageError(
+                f"model {spec.name!r} lists Python {', '.join(listed)} (env.python),"
+                f" not {requested}"
+            )
+        return requested
+    here = running_xy()
+    if not listed or here in listed:
+        return here
+    return max(listed, key=lambda v: tuple(int(p) for p in v.split(".")))
+
+
+def _layers(spec: Spec, spec_path: Path, engines: Engines, engine: str | None) -> list[Layer]:
+    shown = display(spec_path)
+    layers: list[Layer] = []
+    if engine is not None:
+        defaults = engines.defaults[engine]
+        layers.append(
+            Layer(
+                display(engines.path), f"engine {engine}", defaults.packages, defaults.constraints
+            )
+        )
+    layers.append(Layer(shown, "env", spec.env.packages, spec.env.constraints))
+    if engine is not None:
+        variant = spec.engines[engine]
+        layers.append(Layer(shown, f"engines.{engine}", variant.packages, variant.constraints))
+    return layers
+
+
+def _overrides_path(paths: Paths, request: Request) -> Path | None:
+    if not request.use_overrides:
+        return None
+    if request.overrides is not None:
+        if not request.overrides.is_file():
+            raise UsageError(f"overrides file {display(request.overrides)} does not exist")
+        return request.overrides
+    default = paths.home / "overrides.toml"
+    return default if default.is_file() else None
+
+
+def _check_engine(spec: Spec, engine: str | None) -> str | None:
+    if engine in (None, DEFAULT_ENGINE):
+        if not spec.env.packages:
+            raise UsageError(
+                f"model {spec.name!r} has no default variant (env.packages is empty);"
+                f" choose an engine: {', '.join(sorted(spec.engines))}"
+            )
+        return None
+    if engine not in spec.engines:
+        known = sorted(spec.engines)
+        raise UsageError(
+            f"model {spec.name!r} has no engine {engine!r}{did_you_mean(engine, known)};"
+            f" its engines: {', '.join(known) or 'none'}"
+        )
+    return engine
+
+
+def make_plan(
+    paths: Paths,
+    request: Request,
+    *,
+    inspect_host: bool = True,
+    env: dict[str, str] | None = None,
+) -> Plan:
+    spec, engines = load_model(paths, request.model)
+    engine = _check_engine(spec, request.engine)
+    spec_path = paths.spec_path(request.model)
+    layers = _layers(spec, spec_path, engines, engine)
+    spec_merged = merge(layers)
+
+    overrides_path = _overrides_path(paths, request)
+    overrides: Overrides | None = None
+    if overrides_path is not None:
+        overrides = load_overrides(overrides_path, paths.model_names())
+        shown = display(overrides_path)
+        layers.append(
+            Layer(shown, "global", overrides.global_.packages, overrides.global_.constraints, True)
+        )
+        section = overrides.models.get(spec.name)
+        if section is not None:
+            layers.append(
+                Layer(shown, f"models.{spec.name}", section.packages, section.constraints, True)
+            )
+    if request.packages:
+        layers.append(Layer("command line", "", tuple(request.packages), (), True))
+    merged = merge(layers)
+
+    python = request.python
+    if python is None and overrides is not None:
+        section = overrides.models.get(spec.name)
+        python = (section.python if section else None) or overrides.global_.python
+    python = pick_python(spec, python)
+
+    warnings: list[str] = []
+    interpreter: Interpreter | None = None
+    system_keys = [r for r in merged.requirements if r.entry.kind is Kind.SYSTEM]
+    if inspect_host:
+        try:
+            interpreter = find_interpreter(python, request.base_python)
+        except ModelenvError as exc:
+            if request.base_python or not system_keys:
+                raise
+            warnings.append(f"{exc.message}; #system_NAME# entries are left unpinned")
+    system: dict[str, str | None] = {}
+    for req in system_keys:
+        version = interpreter.version_of(req.key) if interpreter else None
+        system[req.key] = version
+        if version is None and interpreter is not None:
+            msg = (
+                f"{req.entry.text}: the base interpreter {interpreter.executable} has no"
+                f" {req.entry.name}; it is left unpinned"
+            )
+            if request.strict_system:
+                raise ModelenvError(
+                    msg.replace("; it is left unpinned", ""),
+                    hint=f"install {req.entry.name} into the base interpreter,"
+                    " or drop --strict-system",
+                )
+            warnings.append(msg)
+
+    spec_index = indexes.from_spec(spec.env.index, f"{display(spec_path)} [env.index]")
+    index = indexes.layered(spec_index, request.index, os.environ if env is None else env)
+    return Plan(
+        spec=spec,
+        spec_path=spec_path,
+        engine=engine,
+        python=python,
+        merged=merged,
+        spec_merged=spec_merged,
+        interpreter=interpreter,
+        system=system,
+        index=index,
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,79 @@
+"""What a user asks for: a model, an engine, a Python version and overrides.
+
+Light on purpose (no pydantic): ``ensure_env`` builds one on the launch path.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import indexes
+
+__all__ = ["Request", "add_request_options", "request_from_args"]
+
+
+@dataclass(frozen=True)
+class Request:
+    model: str
+    engine: str | None = None
+    python: str | None = None
+    packages: tuple[str, ...] = ()
+    overrides: Path | None = None
+    use_overrides: bool = True
+    base_python: str | None = None
+    strict_system: bool = False
+    index: indexes.IndexSettings = field(default_factory=indexes.IndexSettings)
+
+
+def add_request_options(parser: argparse.ArgumentParser, *, overrides: bool = True) -> None:
+    """The options that shape a request, shared by show, lock, create and run."""
+    add = parser.add_argument
+    add("--engine", metavar="E", help="engine variant (default: the engine-less default)")
+    add("--python", metavar="X.Y", help="Python version (default: this one if the spec lists it)")
+    if overrides:
+        add(
+            "-p",
+            "--package",
+            dest="packages",
+            action="append",
+            default=[],
+            metavar="REQ",
+            help="override a requirement; '!NAME' removes one (repeatable, last wins)",
+        )
+        add(
+            "--overrides",
+            metavar="FILE",
+            help="overrides file (default: $MODELENV_HOME/overrides.toml if present)",
+        )
+    add(
+        "--base-python",
+        metavar="PATH",
+        help="interpreter to layer on (default: $MODELENV_BASE_PYTHON, this one, uv, pyenv)",
+    )
+    add(
+        "--strict-system",
+        action="store_true",
+        help="fail when the host lacks a #system_NAME# package",
+    )
+    add("--index-url", metavar="URL", help="base package index")
+    add("--extra-index-url", metavar="URL", action="append", default=[], help="extra index")
+    add("--find-links", metavar="PATH", action="append", default=[], help="local wheels")
+    add("--no-index", action="store_true", help="use no index, only --find-links")
+
+
+def request_from_args(args: argparse.Namespace, model: str) -> Request:
+    overrides = getattr(args, "overrides", None)
+    return Request(
+        model=model,
+        engine=args.engine,
+        python=args.python,
+        packages=tuple(getattr(args, "packages", ()) or ()),
+        overrides=Path(overrides) if overrides else None,
+        base_python=args.base_python,
+        strict_system=args.strict_system,
+        index=indexes.from_command_line(
+            args.index_url, args.extra_index_url, args.find_links, args.no_index
+        ),
+    )

@@ -1,0 +1,189 @@
+"""The only place uv runs. Command lines are built by pure functions
+(``*_command``) that tests check without running uv; :func:`run` executes one.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ModelenvError
+
+__all__ = [
+    "UvResult",
+    "compile_command",
+    "install_command",
+    "run",
+    "uv_binary",
+    "uv_version",
+    "venv_command",
+]
+
+# Variables that carry index settings: modelenv has already folded them into
+# explicit flags (see indexes.py), so uv must not add them a second time.
+_INDEX_VARS = (
+    "UV_INDEX_URL",
+    "UV_DEFAULT_INDEX",
+    "UV_EXTRA_INDEX_URL",
+    "UV_FIND_LINKS",
+    "UV_NO_INDEX",
+    "UV_INDEX_STRATEGY",
+)
+
+
+@functools.cache
+def uv_binary() -> str:
+    """uv from the ``uv`` package installed with modelenv, else the one on PATH."""
+    explicit = os.environ.get("MODELENV_UV")
+    if explicit:
+        return explicit
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        pass
+    found = shutil.which("uv")
+    if found:
+        return found
+    raise ModelenvError(
+        "uv is not installed", hint="pip install uv (modelenv depends on it), or set MODELENV_UV"
+    )
+
+
+@functools.cache
+def uv_version() -> str:
+    proc = subprocess.run([uv_binary(), "--version"], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise ModelenvError(f"'{uv_binary()} --version' failed: {proc.stderr.strip()}")
+    # "uv 0.13.9 (abc 2026-01-01)"
+    parts = proc.stdout.split()
+    return parts[1] if len(parts) > 1 else proc.stdout.strip()
+
+
+@dataclass(frozen=True)
+class UvResult:
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def _environment(extra: Mapping[str, str] | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _INDEX_VARS}
+    env.setdefault("UV_NO_PROGRESS", "1")
+    # The tests' hook to kill a build at a chosen moment; harmless otherwise.
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run(
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> UvResult:
+    """Run ``uv ARGS``; capture both streams (never drop stderr: callers show it)."""
+    argv = (uv_binary(), *args)
+    try:
+        proc = subprocess.run(
+            argv,
+            cwd=cwd,
+            env=_environment(env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except OSError as exc:
+        raise ModelenvError(f"cannot run uv ({argv[0]}): {exc.strerror}") from None
+    except subprocess.TimeoutExpired:
+        raise ModelenvError(f"uv did not finish within {timeout:.0f} s: {' '.join(args)}") from None
+    return UvResult(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
+
+
+def compile_command(
+    requirements_in: str,
+    output: str,
+    *,
+    python_version: str,
+    index_args: Sequence[str] = (),
+    constraints: str | None = None,
+    exclude_newer: str | None = None,
+    upgrade: bool = False,
+    upgrade_packages: Sequence[str] = (),
+    offline: bool = False,
+) -> list[str]:
+    """``uv pip compile`` for a universal, hashed lock without any index URL in it."""
+    args = [
+        "pip",
+        "compile",
+        requirements_in,
+        "--output-file",
+        output,
+        "--universal",
+        "--python-version",
+        python_version,
+        "--generate-hashes",
+        "--no-header",
+        "--quiet",
+    ]
+    if constraints:
+        args += ["--constraints", constraints]
+    if exclude_newer:
+        args += ["--exclude-newer", exclude_newer]
+    if upgrade:
+        args.append("--upgrade")
+    for name in upgrade_packages:
+        args += ["--upgrade-package", name]
+    if offline:
+        args.append("--offline")
+    args += list(index_args)
+    return args
+
+
+def venv_command(path: str, python: str, *, system_site_packages: bool) -> list[str]:
+    args = ["venv", path, "--python", python, "--no-python-downloads", "--quiet"]
+    if system_site_packages:
+        args.append("--system-site-packages")
+    return args
+
+
+def install_command(
+    env_python: str,
+    requirements: str,
+    *,
+    index_args: Sequence[str] = (),
+    offline: bool = False,
+) -> list[str]:
+    """Install a lock (or a subset of it) into an environment, hashes required.
+
+    ``--no-deps``: the lock is complete and already resolved; ``--require-hashes``
+    refuses anything whose hash is not in it.
+    """
+    args = [
+        "pip",
+        "install",
+        "--python",
+        env_python,
+        "--requirements",
+        requirements,
+        "--require-hashes",
+        "--no-deps",
+        "--quiet",
+    ]
+    if offline:
+        args.append("--offline")
+    args += list(index_args)
+    return args
