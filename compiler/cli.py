@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "new": "write a new spec file from a template",
     "show": "print a model's effective requirements and where each comes from",
     "lock": "compile specs into pinned, hashed lockfiles (or --check them offline)",
+    "create": "create or update a model's environment from its lock",
+    "run": "run a command inside a model's environment",
 }
 
 EXIT_BUG = 3

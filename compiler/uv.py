@@ -154,7 +154,9 @@ def compile_command(
 
 
 def venv_command(path: str, python: str, *, system_site_packages: bool) -> list[str]:
-    args = ["venv", path, "--python", python, "--no-python-downloads", "--quiet"]
+    # --relocatable: the environment is built beside its final place and moved
+    # in whole, so nothing in it may record the build path.
+    args = ["venv", path, "--python", python, "--no-python-downloads", "--relocatable", "--quiet"]
     if system_site_packages:
         args.append("--system-site-packages")
     return args

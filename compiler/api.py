@@ -1,0 +1,77 @@
+"""The Python API a model server calls at launch.
+
+    env = compiler.ensure_env("got-ocr2", engine="transformers")
+    if env is None:           # virtual environments are disabled
+        python = sys.executable
+    else:
+        subprocess.run([env.python, "-m", "server"], env=env.env_vars())
+
+When the environment is up to date this costs a few file reads and stat calls:
+no uv, no resolution, no pydantic or jinja2 import.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from .paths import Paths
+from .request import Request
+from .store import Environment, find_current
+
+__all__ = ["Environment", "enabled", "ensure_env", "skip_installed_default"]
+
+
+def _flag(var: str, default: bool) -> bool:
+    raw = os.environ.get(var)
+    if raw is None or not raw.strip():
+        return default
+    return raw.strip().lower() not in ("0", "false", "no", "off")
+
+
+def enabled(enable: bool | None = None) -> bool:
+    return _flag("MODELENV_ENABLE_VIRTUAL_ENV", True) if enable is None else enable
+
+
+def skip_installed_default(skip_installed: bool | None = None) -> bool:
+    if skip_installed is not None:
+        return skip_installed
+    return _flag("MODELENV_VIRTUAL_ENV_SKIP_INSTALLED", True)
+
+
+def ensure_env(
+    model: str,
+    *,
+    engine: str | None = None,
+    python: str | None = None,
+    packages: Sequence[str] = (),
+    overrides: str | os.PathLike[str] | None = None,
+    enable: bool | None = None,
+    skip_installed: bool | None = None,
+    home: str | os.PathLike[str] | None = None,
+    specs: str | os.PathLike[str] | None = None,
+    locks: str | os.PathLike[str] | None = None,
+) -> Environment | None:
+    """The model's environment, created or updated as needed; None when disabled.
+
+    Raises :class:`compiler.errors.ModelenvError` with a user-facing message
+    when the spec is invalid, the model unknown, or the build fails.
+    """
+    if not enabled(enable):
+        return None
+    paths = Paths.resolve(specs, locks, home)
+    request = Request(
+        model=model,
+        engine=None if engine in (None, "default") else engine,
+        python=python,
+        packages=tuple(packages),
+        overrides=Path(overrides) if overrides is not None else None,
+    )
+    skip = skip_installed_default(skip_installed)
+    current = find_current(paths, request, skip_installed=skip)
+    if current is not None:
+        return current
+    from .materialise import ensure
+
+    return ensure(paths, request, skip_installed=skip).environment

@@ -1,0 +1,40 @@
+"""Ensure a model's environment, then run CMD inside it (VIRTUAL_ENV and PATH
+set) and exit with CMD's exit status.
+
+example:
+  modelenv run got-ocr2 -- python -c "import transformers; print(transformers.__version__)"
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .create import add_build_options
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL")
+    add_build_options(parser)
+    parser.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
+
+
+def run(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from ..errors import ModelenvError, UsageError
+    from .create import ensure_from_args
+
+    cmd = list(args.cmd)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        raise UsageError("no command given", hint=f"modelenv run {args.model} -- python -V")
+    env, _report, _ui = ensure_from_args(args)
+    try:
+        proc = subprocess.run(cmd, env=env.env_vars(), check=False)
+    except FileNotFoundError:
+        raise ModelenvError(f"command not found in {env.path}: {cmd[0]}") from None
+    except PermissionError:
+        raise ModelenvError(f"cannot execute {cmd[0]}: permission denied") from None
+    # A command killed by signal N exits 128+N, as a shell reports it.
+    return proc.returncode if proc.returncode >= 0 else 128 - proc.returncode

@@ -1,0 +1,372 @@
+"""Building environments from locks: atomically, once under concurrency.
+
+The order of events for a build, and why:
+1. take the environment's file lock, then look again: another process may have
+   finished the same build while we waited;
+2. clean leftovers of builds that were killed (only safe under the lock);
+3. build in ``.<X.Y.Z>.build-<pid>`` beside the final directory;
+4. write the lock copy, then the record, last;
+5. swap: the old environment (if any) is renamed aside, the new one renamed
+   into place, the old one deleted. A SIGKILL at any moment leaves the old
+   environment, or none, at the final path; never a half-built one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from . import __version__, uv
+from .errors import ModelenvError
+from .fsutil import atomic_write
+from .host import Interpreter
+from .lockfile import lock_path, parse_header
+from .locking import Status, check_lock, compile_lock
+from .paths import Paths, display
+from .plan import Plan, make_plan
+from .request import Request
+from .store import (
+    LOCK_NAME,
+    RECORD_FORMAT,
+    RECORD_NAME,
+    Environment,
+    env_python,
+    env_root,
+    find_current,
+    request_key,
+    resolve_python,
+    stat_key,
+)
+
+__all__ = ["BuildReport", "ensure", "parse_lock_body"]
+
+# Tests set this to a file path; the build process then writes each step's name
+# there before doing it, so that a test can SIGKILL it at a chosen moment.
+_TRACE_VAR = "MODELENV_TEST_TRACE"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    environment: Environment
+    action: str  # "up to date", "created", "rebuilt", "revalidated"
+    lock_source: str  # "committed" or "local"
+    reason: str  # why the committed lock did not apply ("" when it did)
+    installed: int
+    reused: int
+
+
+@dataclass(frozen=True)
+class LockedPackage:
+    name: str  # canonical
+    version: str
+    text: str  # the whole block, hashes included
+
+
+def parse_lock_body(body: str) -> list[LockedPackage]:
+    """The ``name==version`` blocks of a uv lock, each with its hash lines."""
+    from packaging.utils import canonicalize_name
+
+    blocks: list[list[str]] = []
+    for line in body.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if line[0].isspace() and blocks:
+            blocks[-1].append(line)
+        else:
+            blocks.append([line])
+    out = []
+    for block in blocks:
+        head = block[0].split(";")[0].strip().rstrip("\\").strip()
+        name, sep, version = head.partition("==")
+        if not sep:
+            continue
+        out.append(
+            LockedPackage(canonicalize_name(name.strip()), version.strip(), "\n".join(block))
+        )
+    return out
+
+
+def _trace(step: str) -> None:
+    target = os.environ.get(_TRACE_VAR)
+    if target:
+        with open(target, "a", encoding="utf-8") as f:
+            f.write(step + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        delay = os.environ.get("MODELENV_TEST_STEP_DELAY")
+        if delay:
+            import time
+
+            time.sleep(float(delay))
+
+
+def _committed_lock(paths: Paths, plan: Plan) -> tuple[Path | None, str]:
+    """The committed lock if it applies on this host, else (None, why not)."""
+    path = lock_path(paths.locks, plan.spec.name, plan.engine_name, plan.python)
+    status = check_lock(path, plan.fingerprint())
+    if status is not Status.UP_TO_DATE:
+        return None, f"the committed lock {display(path)} is {status.value}"
+    if plan.overridden:
+        return None, "overrides or -p change the requirements"
+    header = parse_header(path.read_text(encoding="utf-8"))
+    assert header is not None
+    if header.system != plan.system:
+        diff = ", ".join(
+            f"{k} {header.system.get(k) or 'absent'} in the lock, {plan.system.get(k) or 'absent'}"
+            " on this host"
+            for k in sorted(set(header.system) | set(plan.system))
+            if header.system.get(k) != plan.system.get(k)
+        )
+        return None, f"host versions differ from the committed lock ({diff})"
+    return path, ""
+
+
+def _host_preferences(interp: Interpreter) -> str:
+    return "".join(f"{name}=={version}\n" for name, version in sorted(interp.packages.items()))
+
+
+def _resolve_local(
+    plan: Plan, dest: Path, *, skip_installed: bool, offline: bool, say: Callable[[str], None]
+) -> None:
+    say("resolving a local lock for this host (this needs the package index)")
+    if skip_installed and plan.interpreter is not None and not dest.exists():
+        # uv takes the pins of an existing output file as preferences: seeding it
+        # with the host's versions makes the resolver reuse what the host has.
+        atomic_write(dest, _host_preferences(plan.interpreter))
+    result = compile_lock(plan, dest, offline=offline)
+    if not result.ok:
+        raise ModelenvError(
+            f"{plan.spec.name} [{plan.engine_name}, py{plan.python}]: resolution failed:\n"
+            + "\n".join(f"    {line}" for line in result.error.splitlines()),
+            hint="check the index settings with 'modelenv show'"
+            + ("; --offline resolves only from uv's cache" if offline else ""),
+        )
+
+
+def _cleanup_leftovers(root: Path, version: str) -> None:
+    for name in os.listdir(root):
+        if name.startswith((f".{version}.build-", f".{version}.old-")):
+            shutil.rmtree(root / name, ignore_errors=True)
+
+
+def _base_site_pth(env_path: Path, interp: Interpreter) -> None:
+    """Make a virtual-environment base's own packages visible in the model env."""
+    purelib = next(env_path.glob("lib/python*/site-packages"), None)
+    if purelib is None:  # pragma: no cover - Windows layout
+        purelib = env_path / "Lib" / "site-packages"
+    (purelib / "_modelenv_base.pth").write_text(
+        "".join(f"{p}\n" for p in interp.site_packages), encoding="utf-8"
+    )
+
+
+def _install(
+    env_path: Path,
+    lock_text: str,
+    interp: Interpreter | None,
+    *,
+    skip_installed: bool,
+    plan: Plan,
+    offline: bool,
+) -> tuple[list[str], list[str]]:
+    from .lockfile import body_of
+
+    packages = parse_lock_body(body_of(lock_text))
+    installed, reused, todo = [], [], []
+    for pkg in packages:
+        host_version = interp.packages.get(pkg.name) if (interp and skip_installed) else None
+        if host_version == pkg.version:
+            reused.append(f"{pkg.name}=={pkg.version}")
+        else:
+            todo.append(pkg)
+            installed.append(f"{pkg.name}=={pkg.version}")
+    if todo:
+        with tempfile.TemporaryDirectory(prefix="modelenv-install-") as tmp:
+            req = Path(tmp) / "requirements.txt"
+            req.write_text("\n".join(p.text for p in todo) + "\n", encoding="utf-8")
+            result = uv.run(
+                uv.install_command(
+                    str(env_python(env_path)),
+                    str(req),
+                    index_args=plan.index.uv_args(),
+                    offline=offline,
+                )
+            )
+        if not result.ok:
+            raise ModelenvError(
+                f"installing into {display(env_path)} failed:\n"
+                + "\n".join(f"    {line}" for line in result.stderr.strip().splitlines()),
+                hint=(
+                    "a hash mismatch means the lock or the index was tampered with;"
+                    " 'modelenv lock' regenerates the lock"
+                ),
+            )
+    return installed, reused
+
+
+def _build(
+    staging: Path,
+    plan: Plan,
+    lock_text: str,
+    *,
+    key: str,
+    lock_source: str,
+    skip_installed: bool,
+    offline: bool,
+) -> tuple[list[str], list[str]]:
+    interp = plan.interpreter
+    assert interp is not None
+    system_site = plan.spec.env.system_site_packages
+    skip = skip_installed and system_site
+    _trace("venv")
+    result = uv.run(
+        uv.venv_command(str(staging), interp.executable, system_site_packages=system_site)
+    )
+    if not result.ok:
+        raise ModelenvError(f"uv venv failed for {display(staging)}:\n    {result.stderr.strip()}")
+    if system_site and interp.is_venv:
+        _base_site_pth(staging, interp)
+    _trace("install")
+    installed, reused = _install(
+        staging, lock_text, interp, skip_installed=skip, plan=plan, offline=offline
+    )
+    _trace("lock-copy")
+    atomic_write(staging / LOCK_NAME, lock_text)
+    record = {
+        "format": RECORD_FORMAT,
+        "model": plan.spec.name,
+        "engine": plan.engine_name,
+        "python": plan.python,
+        "key": key,
+        "lock_source": lock_source,
+        "lock_fingerprint": plan.fingerprint(),
+        "lock_sha256": _sha(lock_text),
+        "base": {
+            "executable": interp.executable,
+            "version": interp.version,
+            "stat": stat_key(interp.executable),
+        },
+        "host_site": [[p, stat_key(p)] for p in interp.site_packages],
+        "system_site_packages": system_site,
+        "skip_installed": skip,
+        "installed": installed,
+        "reused": reused,
+        "modelenv_version": __version__,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    _trace("record")
+    atomic_write(staging / RECORD_NAME, json.dumps(record, indent=2) + "\n")
+    return installed, reused
+
+
+def _sha(text: str) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _swap(staging: Path, final: Path) -> None:
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        _trace("swap-out")
+        os.rename(final, old)
+    _trace("swap-in")
+    os.rename(staging, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def ensure(
+    paths: Paths,
+    request: Request,
+    *,
+    skip_installed: bool = True,
+    offline: bool = False,
+    force: bool = False,
+    say: Callable[[str], None] = lambda _msg: None,
+) -> BuildReport:
+    """The environment for ``request``, built if it is missing or out of date."""
+    if not force:
+        current = find_current(paths, request, skip_installed=skip_installed)
+        if current is not None:
+            return BuildReport(
+                current,
+                "up to date",
+                current.record.get("lock_source", ""),
+                "",
+                0,
+                len(current.record.get("reused", [])),
+            )
+    plan = make_plan(paths, request)
+    for warning in plan.warnings:
+        say(f"warning: {warning}")
+    interp = plan.interpreter
+    assert interp is not None
+    python = resolve_python(paths, request) or plan.python
+    key = request_key(paths, request, python, skip_installed=skip_installed)
+    root = env_root(paths.home, plan.spec.name, plan.engine_name)
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / interp.version
+    with FileLock(str(root / f".{interp.version}.lock")):
+        if not force:
+            # Another process may have built it while we waited for the lock.
+            current = find_current(paths, request, skip_installed=skip_installed)
+            if current is not None:
+                return BuildReport(
+                    current,
+                    "up to date",
+                    current.record.get("lock_source", ""),
+                    "",
+                    0,
+                    len(current.record.get("reused", [])),
+                )
+        _cleanup_leftovers(root, interp.version)
+        committed, reason = _committed_lock(paths, plan)
+        staging = root / f".{interp.version}.build-{os.getpid()}"
+        try:
+            if committed is not None:
+                lock_text = committed.read_text(encoding="utf-8")
+                source = "committed"
+            else:
+                say(f"the committed lock does not apply: {reason}")
+                staging.mkdir()
+                local = staging / ".local-lock.txt"
+                previous = final / LOCK_NAME
+                if previous.exists() and not force:
+                    shutil.copyfile(previous, local)  # keep earlier local pins
+                _resolve_local(plan, local, skip_installed=skip_installed, offline=offline, say=say)
+                lock_text = local.read_text(encoding="utf-8")
+                shutil.rmtree(staging)
+                source = "local"
+            existed = final.exists()
+            installed, reused = _build(
+                staging,
+                plan,
+                lock_text,
+                key=key,
+                lock_source=source,
+                skip_installed=skip_installed,
+                offline=offline,
+            )
+            _swap(staging, final)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    env = Environment(final, env_python(final), _record_of(final))
+    action = "rebuilt" if existed else "created"
+    return BuildReport(env, action, source, reason, len(installed), len(reused))
+
+
+def _record_of(path: Path) -> dict[str, Any]:
+    from .store import read_record
+
+    return read_record(path) or {}

@@ -1,0 +1,224 @@
+"""The environment store under the modelenv home, and the launch-time fast path.
+
+Layout (v4, the one modelenv builds):
+``<home>/virtualenv/v4/<model>/<engine>/<X.Y.Z>/`` holding the virtual
+environment, the lock it was built from (``modelenv-lock.txt``) and its record
+(``modelenv-record.json``), written last. A directory without a valid record is
+never used.
+
+Everything here is light on purpose: :func:`find_current` decides "up to date"
+from file bytes and stat calls only, without pydantic, jinja2 or uv.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .lockfile import lock_path
+from .paths import Paths
+from .request import Request
+
+__all__ = [
+    "LOCK_NAME",
+    "RECORD_FORMAT",
+    "RECORD_NAME",
+    "Environment",
+    "env_root",
+    "find_current",
+    "read_record",
+    "request_key",
+]
+
+RECORD_NAME = "modelenv-record.json"
+LOCK_NAME = "modelenv-lock.txt"
+RECORD_FORMAT = 1
+LAYOUT = "v4"
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A ready environment: where it is, its interpreter, and how to run in it."""
+
+    path: Path
+    python: Path
+    record: dict[str, Any]
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.python.parent
+
+    def env_vars(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        """Environment variables for a subprocess that runs inside this environment."""
+        env = dict(os.environ if base is None else base)
+        env.pop("PYTHONHOME", None)
+        env["VIRTUAL_ENV"] = str(self.path)
+        env["PATH"] = os.pathsep.join([str(self.bin_dir), env.get("PATH", "")]).rstrip(os.pathsep)
+        return env
+
+
+def env_root(home: Path, model: str, engine: str) -> Path:
+    return home / "virtualenv" / LAYOUT / model / engine
+
+
+def env_python(path: Path) -> Path:
+    if os.name == "nt":  # pragma: no cover
+        return path / "Scripts" / "python.exe"
+    return path / "bin" / "python"
+
+
+def _read(path: Path | None) -> bytes:
+    if path is None:
+        return b"-"
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b"-"
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """The record of the environment at ``path``, or None when missing or invalid."""
+    try:
+        data = json.loads((path / RECORD_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
+        return None
+    return data
+
+
+def stat_key(path: str | Path) -> list[int] | None:
+    """What changes when a file is replaced: inode, size, mtime."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_ino, st.st_size, st.st_mtime_ns]
+
+
+def _xy_sort_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", version))
+
+
+def choose_python(spec_bytes: bytes, requested: str | None) -> str | None:
+    """The X.Y to use, from the raw spec (mirrors plan.pick_python; None when unsure)."""
+    if requested:
+        return requested
+    try:
+        data = tomllib.loads(spec_bytes.decode("utf-8"))
+        listed = data.get("env", {}).get("python", [])
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(listed, list) or not all(isinstance(v, str) for v in listed):
+        return None
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    if not listed or here in listed:
+        return here
+    return str(max(listed, key=_xy_sort_key))
+
+
+def _overrides_file(paths: Paths, request: Request) -> Path | None:
+    if not request.use_overrides:
+        return None
+    if request.overrides is not None:
+        return request.overrides
+    default = paths.home / "overrides.toml"
+    return default if default.is_file() else None
+
+
+def _overrides_python(path: Path | None, model: str) -> str | None:
+    if path is None:
+        return None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for section in (data.get("models", {}).get(model, {}), data.get("global", {})):
+        if isinstance(section, dict) and isinstance(section.get("python"), str):
+            return str(section["python"])
+    return None
+
+
+def request_key(paths: Paths, request: Request, python: str, *, skip_installed: bool) -> str:
+    """A digest of every input that decides what an environment contains.
+
+    Raw bytes of the spec, the engine defaults, the overrides and the committed
+    lock, plus the request: equal digests mean nothing the user controls changed.
+    """
+    engine = request.engine or "default"
+    h = hashlib.sha256()
+    overrides = _overrides_file(paths, request)
+    parts: list[bytes] = [
+        f"record-{RECORD_FORMAT}".encode(),
+        request.model.encode(),
+        engine.encode(),
+        python.encode(),
+        _read(paths.spec_path(request.model)),
+        _read(paths.engines_path),
+        _read(overrides),
+        _read(lock_path(paths.locks, request.model, engine, python)),
+        json.dumps(list(request.packages)).encode(),
+        (request.base_python or os.environ.get("MODELENV_BASE_PYTHON") or "").encode(),
+        b"skip" if skip_installed else b"noskip",
+        b"strict" if request.strict_system else b"lenient",
+    ]
+    for part in parts:
+        h.update(len(part).to_bytes(8, "little"))
+        h.update(part)
+    return h.hexdigest()
+
+
+def resolve_python(paths: Paths, request: Request) -> str | None:
+    spec_bytes = _read(paths.spec_path(request.model))
+    python = request.python or _overrides_python(_overrides_file(paths, request), request.model)
+    return choose_python(spec_bytes, python)
+
+
+def is_current(path: Path, record: dict[str, Any] | None, key: str) -> bool:
+    """Does the environment at ``path`` still match ``key`` and its host?"""
+    if record is None or record.get("key") != key:
+        return False
+    base = record.get("base", {})
+    if stat_key(base.get("executable", "")) != base.get("stat"):
+        return False  # the base interpreter has gone or was replaced
+    for site, seen in record.get("host_site", []):
+        if stat_key(site) != seen:
+            return False  # packages were installed into or removed from the host
+    return env_python(path).exists()
+
+
+def find_current(paths: Paths, request: Request, *, skip_installed: bool) -> Environment | None:
+    """The up-to-date environment for ``request``, or None: the launch-time fast path."""
+    python = resolve_python(paths, request)
+    if python is None:
+        return None
+    key = request_key(paths, request, python, skip_installed=skip_installed)
+    root = env_root(paths.home, request.model, request.engine or "default")
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return None
+    prefix = python + "."
+    candidates = sorted(
+        (n for n in names if n.startswith(prefix) and n[len(prefix) :].isdigit()),
+        key=_xy_sort_key,
+        reverse=True,
+    )
+    for name in candidates:
+        path = root / name
+        record = read_record(path)
+        if is_current(path, record, key):
+            assert record is not None
+            return Environment(path, env_python(path), record)
+    return None
