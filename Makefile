@@ -6,7 +6,7 @@ MODELENV := $(BIN)/modelenv
 # The light example: no torch, builds in seconds.
 DEMO_MODEL ?= minilm-onnx
 
-.PHONY: install demo validate check lock envs test test-network lint bench clean-envs
+.PHONY: install demo validate check lock envs test test-network lint bench
 
 install: $(VENV)/.installed
 
@@ -33,8 +33,10 @@ check: install
 lock: install
 	$(MODELENV) lock
 
+## The bundled models this host can run without GPU wheels of several GB.
+ENVS ?= $(DEMO_MODEL)
 envs: install
-	$(MODELENV) create --all-runnable
+	for m in $(ENVS); do $(MODELENV) create $$m || exit 1; done
 
 test: install
 	$(BIN)/python -m pytest -q
@@ -50,5 +52,3 @@ lint: install
 bench: install
 	$(BIN)/python bench/run.py
 
-clean-envs: install
-	$(MODELENV) gc
