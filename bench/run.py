@@ -1,0 +1,174 @@
+"""Benchmarks: modelenv side by side with the plain uv commands a user would run.
+
+    make bench            # or: .venv/bin/python bench/run.py [--quick]
+
+Everything runs against a local wheelhouse of tiny wheels (no network), in a
+temporary folder, with pip/uv configuration isolated. Writes bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.wheels import make_wheel  # noqa: E402
+
+PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
+MODELENV = [sys.executable, "-m", "compiler"]
+
+
+def _uv() -> str:
+    from compiler.uv import uv_binary
+
+    return uv_binary()
+
+
+def timed(fn: Callable[[], object], runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def sh(*argv: str, cwd: Path | None = None) -> None:
+    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark step failed: {' '.join(argv)}\n{proc.stderr}")
+
+
+def make_project(root: Path, n_specs: int, wheels: Path) -> Path:
+    project = root / f"project-{n_specs}"
+    specs = project / "specs"
+    specs.mkdir(parents=True)
+    shutil.copy(REPO / "specs" / "_engines.toml", specs / "_engines.toml")
+    for i in range(n_specs):
+        pkgs = [f'"pkg{i % 20}==1.0.0"', f'"pkg{(i + 7) % 20}>=1.0"', '"#system_numpy#"']
+        (specs / f"model-{i:04d}.toml").write_text(
+            f'[model]\nname = "model-{i:04d}"\n\n[env]\npython = ["{PY}"]\n'
+            f"packages = [{', '.join(pkgs)}]\n"
+        )
+    return project
+
+
+def fmt(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer specs and runs")
+    parser.add_argument("--out", default=str(REPO / "bench" / "RESULTS.md"))
+    opts = parser.parse_args()
+    runs = 3 if opts.quick else 5
+    sizes = [10, 100] if opts.quick else [10, 100, 1000]
+
+    tmp = Path(tempfile.mkdtemp(prefix="modelenv-bench-"))
+    os.environ.update(
+        PIP_CONFIG_FILE=os.devnull,
+        UV_NO_CONFIG="1",
+        UV_CACHE_DIR=str(tmp / "uv-cache"),
+        MODELENV_HOME=str(tmp / "home"),
+        UV_PYTHON_DOWNLOADS="never",
+    )
+    for var in [v for v in os.environ if v.startswith(("PIP_INDEX", "PIP_EXTRA", "PIP_FIND",
+                                                      "UV_INDEX", "UV_EXTRA", "UV_FIND"))]:
+        del os.environ[var]
+    wheels = tmp / "wheels"
+    for i in range(20):
+        make_wheel(wheels, f"pkg{i}", "1.0.0", requires=[f"dep{i % 5}>=1"])
+    for i in range(5):
+        make_wheel(wheels, f"dep{i}", "1.0.0")
+    make_wheel(wheels, "numpy", "1.26.4")
+    index = ["--no-index", "--find-links", str(wheels)]
+    rows: list[tuple[str, str, str, str]] = []
+
+    # --- scaling: validate, lock --check, no-op lock
+    for n in sizes:
+        project = make_project(tmp, n, wheels)
+        sh(*MODELENV, "lock", "--jobs", "2", *index, cwd=project)
+        t_validate = timed(lambda p=project: sh(*MODELENV, "validate", cwd=p), runs)
+        t_check = timed(lambda p=project: sh(*MODELENV, "lock", "--check", cwd=p), runs)
+        t_noop = timed(lambda p=project: sh(*MODELENV, "lock", *index, cwd=p), runs)
+        rows.append((f"validate, {n} specs", fmt(t_validate), "", ""))
+        rows.append((f"lock --check, {n} specs", fmt(t_check), "", ""))
+        rows.append((f"no-op lock, {n} specs", fmt(t_noop), "", ""))
+        if n == 100:
+            # What a user would run instead of --check: recompile every spec.
+            spec_in = tmp / "one.in"
+            spec_in.write_text("pkg1==1.0.0\npkg8>=1.0\nnumpy\n")
+            t_one = timed(lambda: sh(_uv(), "pip", "compile", str(spec_in), "--universal",
+                                     "--python-version", PY, "--generate-hashes", "--quiet",
+                                     "-o", str(tmp / "one.txt"), *index), runs)
+            rows.append((f"lock --check vs uv pip compile x{n}", fmt(t_check),
+                         fmt(t_one * n), f"{t_one * n / t_check:.0f}x faster"))
+
+    # --- launch path: an up-to-date environment
+    project = make_project(tmp, 1, wheels)
+    sh(*MODELENV, "lock", *index, cwd=project)
+    lock = project / "locks" / "model-0000" / "default" / f"py{PY}.txt"
+    sh(*MODELENV, "create", "model-0000", *index, cwd=project)
+    os.chdir(project)
+    import compiler
+
+    t_api = timed(lambda: compiler.ensure_env("model-0000"), runs * 20)
+    t_cli = timed(lambda: sh(*MODELENV, "create", "model-0000", cwd=project), runs)
+    ready = compiler.ensure_env("model-0000")
+    assert ready is not None
+    env = ready.path
+    t_uv_install = timed(lambda: sh(_uv(), "pip", "install", "--python", str(env / "bin/python"),
+                                    "-r", str(lock), *index, "--quiet"), runs)
+    rows.append(("up to date: ensure_env() in-process", fmt(t_api), fmt(t_uv_install),
+                 f"{t_uv_install / t_api:.0f}x faster"))
+    rows.append(("up to date: modelenv create (command)", fmt(t_cli), fmt(t_uv_install),
+                 f"{t_uv_install / t_cli:.1f}x"))
+
+    # --- cold create vs uv venv + uv pip sync
+    def cold_modelenv() -> None:
+        sh(*MODELENV, "create", "model-0000", "--force", *index, cwd=project)
+
+    def cold_uv() -> None:
+        target = tmp / "plain-venv"
+        shutil.rmtree(target, ignore_errors=True)
+        sh(_uv(), "venv", str(target), "--python", sys.executable, "--quiet")
+        sh(_uv(), "pip", "sync", "--python", str(target / "bin/python"), str(lock), *index,
+           "--quiet")
+
+    t_cold = timed(cold_modelenv, runs)
+    t_cold_uv = timed(cold_uv, runs)
+    rows.append(("cold create (cache warm)", fmt(t_cold), fmt(t_cold_uv),
+                 f"{t_cold / t_cold_uv:.1f}x the time"))
+
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()},"
+        f" uv {compiler.uv.uv_version()}. Medians of {runs} runs (ensure_env: {runs * 20}).",
+        "All against a local wheelhouse (no network); regenerate with `make bench`.",
+        "",
+        "| benchmark | modelenv | plain uv | ratio |",
+        "| --- | --- | --- | --- |",
+        *[f"| {a} | {b} | {c or '-'} | {d or '-'} |" for a, b, c, d in rows],
+        "",
+    ]
+    Path(opts.out).write_text("\n".join(lines))
+    print("\n".join(lines))
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
