@@ -84,8 +84,11 @@ def main() -> int:
         MODELENV_HOME=str(tmp / "home"),
         UV_PYTHON_DOWNLOADS="never",
     )
-    for var in [v for v in os.environ if v.startswith(("PIP_INDEX", "PIP_EXTRA", "PIP_FIND",
-                                                      "UV_INDEX", "UV_EXTRA", "UV_FIND"))]:
+    for var in [
+        v
+        for v in os.environ
+        if v.startswith(("PIP_INDEX", "PIP_EXTRA", "PIP_FIND", "UV_INDEX", "UV_EXTRA", "UV_FIND"))
+    ]:
         del os.environ[var]
     wheels = tmp / "wheels"
     for i in range(20):
@@ -110,11 +113,31 @@ def main() -> int:
             # What a user would run instead of --check: recompile every spec.
             spec_in = tmp / "one.in"
             spec_in.write_text("pkg1==1.0.0\npkg8>=1.0\nnumpy\n")
-            t_one = timed(lambda: sh(_uv(), "pip", "compile", str(spec_in), "--universal",
-                                     "--python-version", PY, "--generate-hashes", "--quiet",
-                                     "-o", str(tmp / "one.txt"), *index), runs)
-            rows.append((f"lock --check vs uv pip compile x{n}", fmt(t_check),
-                         fmt(t_one * n), f"{t_one * n / t_check:.0f}x faster"))
+            t_one = timed(
+                lambda s=spec_in: sh(
+                    _uv(),
+                    "pip",
+                    "compile",
+                    str(s),
+                    "--universal",
+                    "--python-version",
+                    PY,
+                    "--generate-hashes",
+                    "--quiet",
+                    "-o",
+                    str(tmp / "one.txt"),
+                    *index,
+                ),
+                runs,
+            )
+            rows.append(
+                (
+                    f"lock --check vs uv pip compile x{n}",
+                    fmt(t_check),
+                    fmt(t_one * n),
+                    f"{t_one * n / t_check:.0f}x faster",
+                )
+            )
 
     # --- launch path: an up-to-date environment
     project = make_project(tmp, 1, wheels)
@@ -129,12 +152,36 @@ def main() -> int:
     ready = compiler.ensure_env("model-0000")
     assert ready is not None
     env = ready.path
-    t_uv_install = timed(lambda: sh(_uv(), "pip", "install", "--python", str(env / "bin/python"),
-                                    "-r", str(lock), *index, "--quiet"), runs)
-    rows.append(("up to date: ensure_env() in-process", fmt(t_api), fmt(t_uv_install),
-                 f"{t_uv_install / t_api:.0f}x faster"))
-    rows.append(("up to date: modelenv create (command)", fmt(t_cli), fmt(t_uv_install),
-                 f"{t_uv_install / t_cli:.1f}x"))
+    t_uv_install = timed(
+        lambda: sh(
+            _uv(),
+            "pip",
+            "install",
+            "--python",
+            str(env / "bin/python"),
+            "-r",
+            str(lock),
+            *index,
+            "--quiet",
+        ),
+        runs,
+    )
+    rows.append(
+        (
+            "up to date: ensure_env() in-process",
+            fmt(t_api),
+            fmt(t_uv_install),
+            f"{t_uv_install / t_api:.0f}x faster",
+        )
+    )
+    rows.append(
+        (
+            "up to date: modelenv create (command)",
+            fmt(t_cli),
+            fmt(t_uv_install),
+            f"{t_uv_install / t_cli:.1f}x",
+        )
+    )
 
     # --- cold create vs uv venv + uv pip sync
     def cold_modelenv() -> None:
@@ -144,18 +191,33 @@ def main() -> int:
         target = tmp / "plain-venv"
         shutil.rmtree(target, ignore_errors=True)
         sh(_uv(), "venv", str(target), "--python", sys.executable, "--quiet")
-        sh(_uv(), "pip", "sync", "--python", str(target / "bin/python"), str(lock), *index,
-           "--quiet")
+        sh(
+            _uv(),
+            "pip",
+            "sync",
+            "--python",
+            str(target / "bin/python"),
+            str(lock),
+            *index,
+            "--quiet",
+        )
 
     t_cold = timed(cold_modelenv, runs)
     t_cold_uv = timed(cold_uv, runs)
-    rows.append(("cold create (cache warm)", fmt(t_cold), fmt(t_cold_uv),
-                 f"{t_cold / t_cold_uv:.1f}x the time"))
+    rows.append(
+        (
+            "cold create (cache warm)",
+            fmt(t_cold),
+            fmt(t_cold_uv),
+            f"{t_cold / t_cold_uv:.1f}x the time",
+        )
+    )
 
     lines = [
         "# Benchmark results",
         "",
-        f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()},"
+        f"Machine: {platform.platform()}, {os.cpu_count()} CPUs,"
+        f" Python {platform.python_version()},"
         f" uv {compiler.uv.uv_version()}. Medians of {runs} runs (ensure_env: {runs * 20}).",
         "All against a local wheelhouse (no network); regenerate with `make bench`.",
         "",
