@@ -26,11 +26,19 @@ def temp_sibling(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
             tmp.unlink()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _write_synced(path: Path, data: bytes) -> None:
     with open(path, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+    # mkstemp creates 0600; a spec or lock is an ordinary file (0644 under umask 022).
+    os.chmod(path, 0o666 & ~_umask())
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -130,9 +130,11 @@ def pip_config_files(env: Mapping[str, str] | None = None) -> list[Path]:
     xdg_dirs = env.get("XDG_CONFIG_DIRS", "/etc/xdg").split(os.pathsep)
     files += [Path(d) / "pip" / "pip.conf" for d in xdg_dirs if d]
     files.append(Path("/etc/pip.conf"))
-    home = Path(env.get("HOME") or Path.home())
-    files.append(home / ".pip" / "pip.conf")
-    files.append(Path(env.get("XDG_CONFIG_HOME") or home / ".config") / "pip" / "pip.conf")
+    # pip's rule: an existing PIP_CONFIG_FILE replaces the user's files.
+    if not (explicit and Path(explicit).exists()):
+        home = Path(env.get("HOME") or Path.home())
+        files.append(home / ".pip" / "pip.conf")
+        files.append(Path(env.get("XDG_CONFIG_HOME") or home / ".config") / "pip" / "pip.conf")
     files.append(Path(sys.prefix) / "pip.conf")
     if explicit:
         files.append(Path(explicit))

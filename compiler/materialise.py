@@ -183,6 +183,10 @@ def _install(
     installed, reused, todo = [], [], []
     for pkg in packages:
         host_version = interp.packages.get(pkg.name) if (interp and skip_installed) else None
+        if host_version is not None and pkg.name in plan.system:
+            # #system_NAME# pins the host's version without its local label
+            # (torch 2.5.1+cu121 -> torch==2.5.1): the host's build is the one meant.
+            host_version = host_version.split("+", 1)[0]
         if host_version == pkg.version:
             reused.append(f"{pkg.name}=={pkg.version}")
         else:
@@ -317,6 +321,7 @@ def ensure(
     root.mkdir(parents=True, exist_ok=True)
     final = root / interp.version
     with FileLock(str(root / f".{interp.version}.lock")):
+        _cleanup_leftovers(root, interp.version)
         if not force:
             # Another process may have built it while we waited for the lock.
             current = find_current(paths, request, skip_installed=skip_installed)
@@ -329,7 +334,6 @@ def ensure(
                     0,
                     len(current.record.get("reused", [])),
                 )
-        _cleanup_leftovers(root, interp.version)
         committed, reason = _committed_lock(paths, plan)
         staging = root / f".{interp.version}.build-{os.getpid()}"
         try:

@@ -224,7 +224,7 @@ def make_plan(
         try:
             interpreter = find_interpreter(python, request.base_python)
         except ModelenvError as exc:
-            if request.base_python or not system_keys:
+            if request.base_python or request.strict_system or not system_keys:
                 raise
             warnings.append(f"{exc.message}; #system_NAME# entries are left unpinned")
     system: dict[str, str | None] = {}

@@ -60,7 +60,7 @@ def parse_entry(text: str, *, allow_remove: bool = False) -> Entry:
         return _parse_removal(stripped, allow_remove)
     if stripped.startswith("#"):
         return _parse_placeholder(stripped)
-    if "#" in stripped:
+    if "#engine#" in stripped or ("#" in stripped and "@" not in stripped):
         raise EntryError(
             f"invalid requirement {text!r}: '#' may only start a #system_NAME# placeholder;"
             " engine-specific entries belong in an [engines.NAME] table"

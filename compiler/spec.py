@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+)
 
 from .errors import ModelenvError
 from .names import check_model_name, did_you_mean
@@ -126,14 +134,14 @@ class IndexSection(_Frozen):
     extra_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
     strategy: Literal["first-index", "unsafe-first-match", "unsafe-best-match"] | None = None
-    no_build_isolation: bool = False
+    no_build_isolation: StrictBool = False
 
 
 class EnvSection(_Frozen):
     python: tuple[PythonVersion, ...] = ()
     packages: tuple[PackageEntry, ...] = ()
     constraints: tuple[ConstraintEntry, ...] = ()
-    system_site_packages: bool = True
+    system_site_packages: StrictBool = True
     exclude_newer: DateText | None = None
     index: IndexSection | None = None
 
@@ -292,7 +300,11 @@ def _toml_type(value: Any) -> str:
 
 
 def _problems_from(
-    exc: ValidationError, shown: str, *, engines_file: bool = False
+    exc: ValidationError,
+    shown: str,
+    *,
+    engines_file: bool = False,
+    fields: dict[str, Iterable[str]] | None = None,
 ) -> list[Problem]:
     problems: list[Problem] = []
     for err in exc.errors(include_url=False):
@@ -301,11 +313,10 @@ def _problems_from(
         kind = err["type"]
         if kind == "extra_forbidden":
             key = str(loc[-1])
-            fields = (_ENGINE_FIELDS if engines_file else _FIELDS).get(
-                _table_key(loc[:-1], engines_file), ()
-            )
+            table = _table_key(loc[:-1], engines_file)
+            known = (fields or (_ENGINE_FIELDS if engines_file else _FIELDS)).get(table, ())
             problems.append(
-                Problem(shown, _field_path(loc), f"unknown key {key!r}{did_you_mean(key, fields)}")
+                Problem(shown, _field_path(loc), f"unknown key {key!r}{did_you_mean(key, known)}")
             )
         elif kind == "missing":
             problems.append(Problem(shown, _field_path(loc), "required key is missing"))
@@ -489,8 +500,11 @@ class Overrides(_Frozen):
     models: dict[str, OverrideSection] = Field(default_factory=dict)
 
 
-_FIELDS["global"] = OverrideSection.model_fields
-_FIELDS["models.*"] = OverrideSection.model_fields
+_OVERRIDE_FIELDS: dict[str, Iterable[str]] = {
+    "": ("global", "models"),
+    "global": OverrideSection.model_fields,
+    "models.*": OverrideSection.model_fields,
+}
 
 
 def load_overrides(path: Path, known_models: Sequence[str]) -> Overrides:
@@ -502,7 +516,7 @@ def load_overrides(path: Path, known_models: Sequence[str]) -> Overrides:
     try:
         overrides = Overrides.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(_problems_from(exc, shown)) from None
+        raise SpecError(_problems_from(exc, shown, fields=_OVERRIDE_FIELDS)) from None
     for model in sorted(overrides.models):
         if model not in known_models:
             problems.append(

@@ -216,6 +216,8 @@ def find_current(paths: Paths, request: Request, *, skip_installed: bool) -> Env
         reverse=True,
     )
     for name in candidates:
+        if any(n.startswith((f".{name}.build-", f".{name}.old-")) for n in names):
+            return None  # a killed build left debris: the slow path cleans it, under the lock
         path = root / name
         record = read_record(path)
         if is_current(path, record, key):

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
             targets += spec_files(p)
             if (p / ENGINES_FILE).exists():
                 targets.append(p / ENGINES_FILE)
-        elif p.is_file() or p.suffix == ".toml":
+        elif p.is_file():
             targets.append(p)
         else:
             raise UsageError(f"{display(p)}: no such file or folder")
