@@ -89,11 +89,17 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     return code, out, err
 
 
-def run_modelenv(*argv: str, cwd: Path | None = None, **kw: object) -> subprocess.CompletedProcess[str]:
+def run_modelenv(
+    *argv: str, cwd: Path | None = None, **kw: object
+) -> subprocess.CompletedProcess[str]:
     """Run ``modelenv ARGV`` as a real process."""
     return subprocess.run(
         [sys.executable, "-m", "compiler", *argv],
-        cwd=cwd, capture_output=True, text=True, check=False, **kw,  # type: ignore[call-overload]
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        **kw,  # type: ignore[call-overload]
     )
 
 
