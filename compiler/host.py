@@ -27,13 +27,14 @@ __all__ = ["Interpreter", "find_interpreter", "inspect_interpreter", "running_xy
 # Run inside the base interpreter: its facts as JSON. Isolated mode (-I) keeps
 # the current folder and PYTHON* variables from changing what it sees.
 _PROBE = r"""
-import json, sys, site, sysconfig
+import json, re, sys, sysconfig
 from importlib import metadata
 pkgs = {}
 for d in metadata.distributions():
     name = d.metadata["Name"]
-    if name and name not in pkgs:
-        pkgs[name] = d.version
+    key = name and re.sub(r"[-_.]+", "-", name).lower()
+    if key and key not in pkgs:  # the first on sys.path is the one imported
+        pkgs[key] = d.version
 paths = []
 for key in ("purelib", "platlib"):
     p = sysconfig.get_paths().get(key)

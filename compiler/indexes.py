@@ -67,7 +67,9 @@ class IndexSettings:
             for url in self.get("extra_index_urls", ()):
                 args += ["--extra-index-url", url]
         for link in self.get("find_links", ()):
-            args += ["--find-links", link]
+            # uv runs in a temporary folder: a relative path means the current one.
+            local = "://" not in link and not os.path.isabs(link)
+            args += ["--find-links", os.path.abspath(link) if local else link]
         if self.get("strategy"):
             args += ["--index-strategy", self.get("strategy")]
         if self.get("no_build_isolation"):
@@ -96,7 +98,10 @@ def mask_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return re.sub(r"//[^/@]*@", "//****@", url)
-    if not parts.netloc or "@" not in parts.netloc:
+    if not parts.netloc:
+        # "user:pw@host/simple" has no scheme, so no netloc: mask by pattern.
+        return re.sub(r"^[^/@]*@", "****@", url) if "@" in url.split("/", 1)[0] else url
+    if "@" not in parts.netloc:
         return url
     userinfo, host = parts.netloc.rsplit("@", 1)
     user, sep, _password = userinfo.partition(":")
@@ -173,6 +178,8 @@ _ENV_VARS: tuple[tuple[str, str, Any], ...] = (
     ("UV_INDEX_URL", "index_url", str.strip),
     ("UV_DEFAULT_INDEX", "index_url", str.strip),
     ("UV_EXTRA_INDEX_URL", "extra_index_urls", _split),
+    # UV_INDEX holds "[name=]url" entries; uv treats them as extra indexes.
+    ("UV_INDEX", "extra_index_urls", lambda v: tuple(u.split("=", 1)[-1] for u in v.split())),
     ("UV_FIND_LINKS", "find_links", lambda v: tuple(re.split(r"[\s,]+", v.strip()))),
     ("UV_NO_INDEX", "no_index", _truthy),
     ("UV_INDEX_STRATEGY", "strategy", str.strip),

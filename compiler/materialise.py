@@ -310,7 +310,7 @@ def ensure(
                 0,
                 len(current.record.get("reused", [])),
             )
-    plan = make_plan(paths, request)
+    plan = make_plan(paths, request, require_interpreter=True)
     for warning in plan.warnings:
         say(f"warning: {warning}")
     interp = plan.interpreter

@@ -62,6 +62,7 @@ class Merged:
     requirements: tuple[Requirement, ...]
     constraints: tuple[Requirement, ...]
     removed: tuple[tuple[Entry, Provenance], ...] = field(default=())
+    unmatched: tuple[tuple[Entry, Provenance], ...] = field(default=())  # removed nothing
 
 
 def merge(layers: Sequence[Layer]) -> Merged:
@@ -69,6 +70,7 @@ def merge(layers: Sequence[Layer]) -> Merged:
     reqs: dict[str, Requirement] = {}
     cons: dict[str, Requirement] = {}
     removed: list[tuple[Entry, Provenance]] = []
+    unmatched: list[tuple[Entry, Provenance]] = []
     for layer in layers:
         for kind, items, table in (
             ("packages", layer.packages, reqs),
@@ -81,8 +83,10 @@ def merge(layers: Sequence[Layer]) -> Merged:
                         f"{layer.provenance}: {kind}[{i}]: {text!r}: placeholders are"
                         " only allowed in packages"
                     )
+                if entry.kind is Kind.REMOVE and entry.key not in table:
+                    unmatched.append((entry, layer.provenance))
                 _apply(table, entry, layer.provenance, removed)
-    return Merged(tuple(reqs.values()), tuple(cons.values()), tuple(removed))
+    return Merged(tuple(reqs.values()), tuple(cons.values()), tuple(removed), tuple(unmatched))
 
 
 def _parse(text: str, layer: Layer, kind: str, index: int) -> Entry:

@@ -186,8 +186,11 @@ def make_plan(
     request: Request,
     *,
     inspect_host: bool = True,
+    require_interpreter: bool = False,
     env: dict[str, str] | None = None,
 ) -> Plan:
+    """The plan for ``request``. Without ``require_interpreter`` (locking), a
+    missing X.Y interpreter only leaves ``#system_NAME#`` entries unpinned."""
     spec, engines = load_model(paths, request.model)
     engine = _check_engine(spec, request.engine)
     spec_path = paths.spec_path(request.model)
@@ -224,9 +227,10 @@ def make_plan(
         try:
             interpreter = find_interpreter(python, request.base_python)
         except ModelenvError as exc:
-            if request.base_python or request.strict_system or not system_keys:
+            if require_interpreter or request.base_python or request.strict_system:
                 raise
-            warnings.append(f"{exc.message}; #system_NAME# entries are left unpinned")
+            if system_keys:
+                warnings.append(f"{exc.message}; #system_NAME# entries are left unpinned")
     system: dict[str, str | None] = {}
     for req in system_keys:
         version = interpreter.version_of(req.key) if interpreter else None
@@ -243,6 +247,9 @@ def make_plan(
                     " or drop --strict-system",
                 )
             warnings.append(msg)
+
+    for entry, origin in merged.unmatched:
+        warnings.append(f"{origin}: {entry.text!r} removes nothing: no entry named {entry.name!r}")
 
     spec_index = indexes.from_spec(spec.env.index, f"{display(spec_path)} [env.index]")
     index = indexes.layered(spec_index, request.index, os.environ if env is None else env)

@@ -201,11 +201,12 @@ class Problem:
 class SpecError(ModelenvError):
     """One or more problems in spec files."""
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
+    def __init__(self, problems: Sequence[Problem], hint: str | None = None) -> None:
         self.problems = list(problems)
         super().__init__(
             "\n".join(str(p) for p in self.problems),
-            hint="run 'modelenv validate' to see every problem; docs/spec.md has the format",
+            hint=hint
+            or "run 'modelenv validate' to see every problem; docs/spec.md has the format",
         )
 
 
@@ -507,16 +508,21 @@ _OVERRIDE_FIELDS: dict[str, Iterable[str]] = {
 }
 
 
+_OVERRIDES_HINT = "the overrides file format is in README.md ('Layers, first to last')"
+
+
 def load_overrides(path: Path, known_models: Sequence[str]) -> Overrides:
     """Read an overrides file; an unknown model in it is an error that names it."""
     shown = display(path)
     data, problems = _read_toml(path)
     if data is None:
-        raise SpecError(problems)
+        raise SpecError(problems, hint=_OVERRIDES_HINT)
     try:
         overrides = Overrides.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(_problems_from(exc, shown, fields=_OVERRIDE_FIELDS)) from None
+        raise SpecError(
+            _problems_from(exc, shown, fields=_OVERRIDE_FIELDS), hint=_OVERRIDES_HINT
+        ) from None
     for model in sorted(overrides.models):
         if model not in known_models:
             problems.append(
@@ -528,5 +534,5 @@ def load_overrides(path: Path, known_models: Sequence[str]) -> Overrides:
                 )
             )
     if problems:
-        raise SpecError(problems)
+        raise SpecError(problems, hint=_OVERRIDES_HINT)
     return overrides

@@ -27,6 +27,7 @@ __all__ = [
 # Variables that carry index settings: modelenv has already folded them into
 # explicit flags (see indexes.py), so uv must not add them a second time.
 _INDEX_VARS = (
+    "UV_INDEX",
     "UV_INDEX_URL",
     "UV_DEFAULT_INDEX",
     "UV_EXTRA_INDEX_URL",

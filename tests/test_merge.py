@@ -263,12 +263,18 @@ def test_placeholder_in_override_constraints_is_an_error() -> None:
 @pytest.mark.parametrize(
     ("layers", "prefix"),
     [
-        ([base("ok", "foo bar")], "specs/m.toml [env]: packages[1]: invalid requirement 'foo bar': "),
+        (
+            [base("ok", "foo bar")],
+            "specs/m.toml [env]: packages[1]: invalid requirement 'foo bar': ",
+        ),
         (
             [base("ok", constraints=("ok", "ok2", "no no"))],
             "specs/m.toml [env]: constraints[2]: invalid requirement 'no no': ",
         ),
-        ([base("a"), over("x=1")], "overrides.toml [global]: packages[0]: invalid requirement 'x=1': "),
+        (
+            [base("a"), over("x=1")],
+            "overrides.toml [global]: packages[0]: invalid requirement 'x=1': ",
+        ),
         ([Layer("a.toml", "", ("x=1",))], "a.toml: packages[0]: invalid requirement 'x=1': "),
         ([base("a"), cli("ok", "x y")], "command line: -p: invalid requirement 'x y': "),
     ],

@@ -18,6 +18,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 HINT = "  hint: run 'modelenv validate' to see every problem; docs/spec.md has the format\n"
+NEW_HINT = "  hint: nothing was written; fix the -p, --python or --engine arguments\n"
 
 
 def new(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -213,7 +214,7 @@ def test_new_writes_nothing_when_invalid(
 ) -> None:
     before = listing(project / "specs")
     code, out, err = new(capsys, "m", *args)
-    assert (code, out, err) == (1, "", f"modelenv: error: {line}\n{HINT}")
+    assert (code, out, err) == (1, "", f"modelenv: error: {line}\n{NEW_HINT}")
     assert listing(project / "specs") == before
 
 

@@ -121,6 +121,11 @@ def _targets(paths: Paths, args: argparse.Namespace) -> list[tuple[Target, Plan]
                     f"model {model!r} has no variant {engine!r}; its variants: {', '.join(engines)}"
                 )
         pythons = list(spec.env.python) or [f"{sys.version_info[0]}.{sys.version_info[1]}"]
+        for python in args.python:
+            if python not in pythons and args.models:
+                raise UsageError(
+                    f"model {model!r} lists Python {', '.join(pythons)} (env.python), not {python}"
+                )
         for engine in engines:
             if args.engine and engine not in args.engine:
                 continue
@@ -172,7 +177,7 @@ def _check(
         ui.info(
             f"{bad} of {total} locks missing or stale"
             + (f", {len(orphans)} orphaned" if orphans else "")
-            + " (fix: make lock)"
+            + " (fix: modelenv lock)"
         )
         return 1
     ui.info(f"{total} locks up to date")

@@ -73,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
     )
     problems = check_spec_text(text, target, load_engines(paths.specs))
     if problems:
-        raise SpecError(problems)
+        raise SpecError(
+            problems, hint="nothing was written; fix the -p, --python or --engine arguments"
+        )
     if not create_new(target, text):
         raise ModelenvError(f"{display(target)} already exists; edit it, or remove it first")
     ui.info(f"wrote {display(target)}; lock it with 'modelenv lock {args.name}'")
