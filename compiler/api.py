@@ -16,6 +16,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import leases
 from .paths import Paths
 from .request import Request
 from .store import Environment, find_current
@@ -69,9 +70,13 @@ def ensure_env(
         overrides=Path(overrides) if overrides is not None else None,
     )
     skip = skip_installed_default(skip_installed)
-    current = find_current(paths, request, skip_installed=skip)
-    if current is not None:
-        return current
-    from .materialise import ensure
+    env = find_current(paths, request, skip_installed=skip)
+    if env is None:
+        from .materialise import ensure
 
-    return ensure(paths, request, skip_installed=skip).environment
+        env = ensure(paths, request, skip_installed=skip).environment
+    # The caller runs the model from here on: a lease for this process keeps
+    # remove and gc away until it exits; the record's mtime marks the use.
+    leases.take(env.path)
+    leases.mark_used(env.path)
+    return env

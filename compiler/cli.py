@@ -27,6 +27,10 @@ COMMANDS: dict[str, str] = {
     "lock": "compile specs into pinned, hashed lockfiles (or --check them offline)",
     "create": "create or update a model's environment from its lock",
     "run": "run a command inside a model's environment",
+    "list": "list environments under the home (all layouts)",
+    "remove": "remove environments, never one in use or being built",
+    "gc": "remove broken, legacy, orphaned and least recently used environments",
+    "doctor": "check environments against their locks",
 }
 
 EXIT_BUG = 3

@@ -29,9 +29,13 @@ def run(args: argparse.Namespace) -> int:
         cmd = cmd[1:]
     if not cmd:
         raise UsageError("no command given", hint=f"modelenv run {args.model} -- python -V")
+    from ..leases import lease, mark_used
+
     env, _report, _ui = ensure_from_args(args)
+    mark_used(env.path)
     try:
-        proc = subprocess.run(cmd, env=env.env_vars(), check=False)
+        with lease(env.path):
+            proc = subprocess.run(cmd, env=env.env_vars(), check=False)
     except FileNotFoundError:
         raise ModelenvError(f"command not found in {env.path}: {cmd[0]}") from None
     except PermissionError:

@@ -1,0 +1,84 @@
+"""Free space: remove broken environments and leftovers of killed builds,
+legacy layouts (v1 to v3), environments whose spec no longer exists, those
+unused for --older-than DAYS, and, with --max-size, the least recently used
+until the home fits the budget. Environments in use are kept unless --force.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from . import context
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dry-run", action="store_true", help="say what would go; delete nothing")
+    parser.add_argument("--max-size", metavar="SIZE", help="size budget for the home, e.g. 50G")
+    parser.add_argument(
+        "--older-than",
+        type=float,
+        metavar="DAYS",
+        help="remove environments not used for DAYS days",
+    )
+    parser.add_argument("--force", action="store_true", help="also remove environments in use")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import ModelenvError
+    from ..manage import format_size, parse_size, remove_entry, scan
+
+    paths, ui = context(args)
+    budget = parse_size(args.max_size) if args.max_size else None
+    entries = scan(paths)
+    have_specs = bool(paths.model_names())
+    if not have_specs:
+        ui.warn(f"no specs in {paths.specs}: environments are not judged by their spec")
+    now = time.time()
+    doomed: dict[str, str] = {}  # path -> why
+    for e in entries:
+        why = None
+        if e.status in ("broken", "partial"):
+            why = "broken" if e.status == "broken" else "leftover of a killed build"
+        elif e.status == "legacy":
+            why = f"legacy layout {e.layout}"
+        elif have_specs and not paths.spec_path(e.model).is_file():
+            why = "its spec no longer exists"
+        elif args.older_than is not None and now - e.last_used > args.older_than * 86400:
+            why = f"unused for {(now - e.last_used) / 86400:.0f} days"
+        if why:
+            doomed[str(e.path)] = why
+    if budget is not None:
+        kept = sorted((e for e in entries if str(e.path) not in doomed), key=lambda e: e.last_used)
+        total = sum(e.size for e in kept)
+        for e in kept:
+            if total <= budget:
+                break
+            if e.leases and not args.force:
+                continue
+            doomed[str(e.path)] = f"least recently used (home over {format_size(budget)})"
+            total -= e.size
+    freed = refused = 0
+    for e in entries:
+        why = doomed.get(str(e.path))
+        if why is None:
+            continue
+        if e.leases and not args.force:
+            refused += 1
+            ui.info(f"kept    {e.path}: in use by process {', '.join(map(str, e.leases))}")
+            continue
+        if args.dry_run:
+            ui.result(f"would remove {e.path} ({format_size(e.size)}): {why}")
+            freed += e.size
+            continue
+        try:
+            freed += remove_entry(paths.home, e, force=args.force)
+        except ModelenvError as exc:
+            refused += 1
+            ui.warn(str(exc))
+            continue
+        ui.result(f"removed {e.path} ({format_size(e.size)}): {why}")
+    count = sum(1 for e in entries if str(e.path) in doomed) - refused
+    done = f"would remove {count}, would free" if args.dry_run else f"{count} removed, freed"
+    ui.info(f"{done} {format_size(freed)}" + (f", {refused} kept" if refused else ""))
+    return 0

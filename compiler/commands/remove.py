@@ -1,0 +1,48 @@
+"""Remove environments: MODEL (narrowed by --engine and --python), or --all.
+
+Takes each environment's lock, so it never races a build; refuses an
+environment a live process uses unless --force; never deletes anything
+outside the home. Exit 1 when nothing matched.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from . import context
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", nargs="?", metavar="MODEL")
+    parser.add_argument("--engine", metavar="E", help="only this engine ('default' for none)")
+    parser.add_argument("--python", metavar="X.Y", help="only this Python version")
+    parser.add_argument("--all", action="store_true", help="every environment under the home")
+    parser.add_argument("--force", action="store_true", help="remove even when in use")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import ModelenvError, UsageError
+    from ..manage import format_size, remove_entry, scan, select
+
+    paths, ui = context(args)
+    if bool(args.model) == bool(args.all):
+        raise UsageError("give a MODEL or --all", hint="modelenv remove got-ocr2 --python 3.11")
+    entries = select(scan(paths), args.model, args.engine, args.python)
+    if not entries:
+        what = "no environments" if args.all else f"no environment of {args.model!r} matches"
+        ui.result(f"{what} under {paths.home}")
+        return 1
+    freed = failed = 0
+    for entry in entries:
+        try:
+            freed += remove_entry(paths.home, entry, force=args.force)
+        except ModelenvError as exc:
+            failed += 1
+            ui.warn(str(exc))
+            continue
+        ui.result(f"removed {entry.path} ({format_size(entry.size)})")
+    ui.info(
+        f"{len(entries) - failed} removed, {format_size(freed)} freed"
+        + (f", {failed} refused" if failed else "")
+    )
+    return 1 if failed else 0

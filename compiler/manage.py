@@ -1,0 +1,299 @@
+"""The environment store as operators see it: scan, remove, garbage-collect.
+
+Layouts under ``<home>/virtualenv``, all recognised, only v4 built:
+v1 ``<model>``, v2 ``v2/<model>``, v3 ``v3/<model>/<X.Y.Z>``,
+v4 ``v4/<model>/<engine>/<X.Y.Z>``. Nothing here follows a symlink out of the
+home, and every deletion takes the environment's file lock first, so it never
+races a build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import stat
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from .errors import ModelenvError, UsageError
+from .leases import lease_dir, live_leases
+from .names import is_model_name
+from .paths import Paths
+from .store import RECORD_NAME, read_record
+
+__all__ = ["Entry", "format_size", "parse_size", "remove_entry", "scan"]
+
+_VERSION_DIR = re.compile(r"^\d+\.\d+\.\d+$")
+_LEFTOVER = re.compile(r"^\.(\d+\.\d+\.\d+)\.(build|old)-\d+$")
+
+
+@dataclass
+class Entry:
+    path: Path
+    model: str
+    engine: str | None  # None for layouts without engines
+    python: str | None  # X.Y.Z when the layout says
+    layout: str  # v1 .. v4
+    status: str = "ok"  # ok | stale | broken | legacy | partial
+    record: dict[str, Any] | None = None
+    size: int = 0
+    last_used: float = 0.0
+    leases: list[int] = field(default_factory=list)
+
+    @property
+    def installed(self) -> int:
+        return len((self.record or {}).get("installed", []))
+
+    @property
+    def reused(self) -> int:
+        return len((self.record or {}).get("reused", []))
+
+    @property
+    def lock_file(self) -> Path | None:
+        if self.layout != "v4" or self.python is None:
+            return None
+        return self.path.parent / f".{self.python}.lock"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "engine": self.engine,
+            "python": self.python,
+            "layout": self.layout,
+            "status": self.status,
+            "installed": self.installed if self.record else None,
+            "reused": self.reused if self.record else None,
+            "size": self.size,
+            "last_used": _iso(self.last_used),
+            "in_use_by": self.leases,
+            "path": str(self.path),
+        }
+
+
+def _iso(ts: float) -> str | None:
+    if not ts:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def _dirs(folder: Path) -> list[str]:
+    try:
+        return sorted(
+            n for n in os.listdir(folder) if (folder / n).is_dir() or (folder / n).is_symlink()
+        )
+    except OSError:
+        return []
+
+
+def _raw_entries(home: Path) -> Iterable[Entry]:
+    base = home / "virtualenv"
+    for model in _dirs(base):
+        if model in ("v2", "v3", "v4") or model.startswith("."):
+            continue
+        yield Entry(base / model, model, None, None, "v1", "legacy")
+    for model in _dirs(base / "v2"):
+        if not model.startswith("."):
+            yield Entry(base / "v2" / model, model, None, None, "v2", "legacy")
+    for model in _dirs(base / "v3"):
+        for version in _dirs(base / "v3" / model):
+            yield Entry(base / "v3" / model / version, model, None, version, "v3", "legacy")
+    for model in _dirs(base / "v4"):
+        for engine in _dirs(base / "v4" / model):
+            root = base / "v4" / model / engine
+            for name in _dirs(root):
+                if _VERSION_DIR.match(name):
+                    yield Entry(root / name, model, engine, name, "v4")
+                elif (m := _LEFTOVER.match(name)) is not None:
+                    yield Entry(root / name, model, engine, m.group(1), "v4", "partial")
+
+
+def _size(path: Path, seen: set[tuple[int, int]]) -> int:
+    """Bytes on disk below ``path``; a hard-linked file counts once across ``seen``."""
+    total = 0
+    stack = [path]
+    while stack:
+        current = stack.pop()
+        try:
+            with os.scandir(current) as it:
+                for item in it:
+                    try:
+                        st = item.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if stat.S_ISDIR(st.st_mode):
+                        stack.append(Path(item.path))
+                        continue
+                    key = (st.st_dev, st.st_ino)
+                    if st.st_nlink > 1:
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                    total += st.st_blocks * 512 if hasattr(st, "st_blocks") else st.st_size
+        except OSError:
+            continue
+    return total
+
+
+def _last_used(entry: Entry) -> float:
+    candidates = [entry.path / RECORD_NAME, entry.path]
+    folder = lease_dir(entry.path)
+    if folder.is_dir():
+        candidates += list(folder.iterdir())
+    times = []
+    for p in candidates:
+        with contextlib.suppress(OSError):
+            times.append(os.stat(p, follow_symlinks=False).st_mtime)
+    return max(times, default=0.0)
+
+
+def scan(
+    paths: Paths,
+    *,
+    is_stale: Callable[[Entry], bool] | None = None,
+    sizes: bool = True,
+) -> list[Entry]:
+    """Every environment under the home, with status, size and last use."""
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for entry in _raw_entries(paths.home):
+        if entry.path.is_symlink():
+            entry.status = "broken"  # never followed: it may point out of the home
+        elif entry.layout == "v4" and entry.status == "ok":
+            entry.record = read_record(entry.path)
+            if entry.record is None:
+                entry.status = "broken"
+            elif is_stale is not None and is_stale(entry):
+                entry.status = "stale"
+        if sizes and not entry.path.is_symlink():
+            entry.size = _size(entry.path, seen)
+        entry.last_used = _last_used(entry)
+        entry.leases = live_leases(entry.path) if entry.layout == "v4" else []
+        out.append(entry)
+    return out
+
+
+def spec_staleness(paths: Paths) -> Callable[[Entry], bool]:
+    """A check: does the environment's lock still match its spec?"""
+    from .plan import make_plan
+    from .request import Request
+
+    cache: dict[tuple[str, str, str], str | None] = {}
+
+    def current_fingerprint(model: str, engine: str, python: str) -> str | None:
+        key = (model, engine, python)
+        if key not in cache:
+            try:
+                plan = make_plan(
+                    paths,
+                    Request(
+                        model=model,
+                        engine=None if engine == "default" else engine,
+                        python=python,
+                        use_overrides=False,
+                    ),
+                    inspect_host=False,
+                )
+                cache[key] = plan.fingerprint()
+            except ModelenvError:
+                cache[key] = None  # the spec is gone or invalid
+        return cache[key]
+
+    def is_stale(entry: Entry) -> bool:
+        record = entry.record or {}
+        python = str(record.get("python", ""))
+        current = current_fingerprint(entry.model, entry.engine or "default", python)
+        return current is None or current != record.get("lock_fingerprint")
+
+    return is_stale
+
+
+def check_inside(home: Path, path: Path) -> None:
+    """Refuse to touch anything that resolves outside the home."""
+    real_home = os.path.realpath(home)
+    parent = os.path.realpath(path.parent)
+    if os.path.commonpath([real_home, parent]) != real_home:
+        raise ModelenvError(f"refusing to remove {path}: it resolves outside {home}")
+
+
+def remove_entry(home: Path, entry: Entry, *, force: bool = False) -> int:
+    """Delete one environment; returns the bytes freed. Takes its file lock first."""
+    check_inside(home, entry.path)
+    if entry.leases and not force:
+        raise ModelenvError(
+            f"{entry.path} is in use by process {', '.join(map(str, entry.leases))}",
+            hint="stop it first, or pass --force",
+        )
+    lock = entry.lock_file
+    if lock is None:
+        return _delete(entry)
+    try:
+        with FileLock(str(lock), timeout=30):
+            return _delete(entry)
+    except Timeout:
+        raise ModelenvError(
+            f"{entry.path} is being built by another process; try again later"
+        ) from None
+
+
+def _delete(entry: Entry) -> int:
+    path = entry.path
+    if path.is_symlink():
+        path.unlink()  # the link only; never what it points to
+        return 0
+    if not path.exists():
+        return 0
+    # Rename first: the environment disappears from its final path in one step.
+    in_place = entry.layout != "v4" or entry.status == "partial"
+    doomed = path if in_place else path.with_name(f".{path.name}.old-{os.getpid()}")
+    if doomed != path:
+        if doomed.exists():
+            shutil.rmtree(doomed, ignore_errors=True)
+        os.rename(path, doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
+    shutil.rmtree(lease_dir(path), ignore_errors=True)
+    return entry.size
+
+
+def select(
+    entries: Iterable[Entry], model: str | None, engine: str | None, python: str | None
+) -> list[Entry]:
+    if model is not None and not is_model_name(model):
+        raise UsageError(f"invalid model name {model!r}")
+    out = []
+    for e in entries:
+        if model is not None and e.model != model:
+            continue
+        if engine is not None and (e.engine or "default") != engine:
+            continue
+        version = e.python or ""
+        if python is not None and version != python and not version.startswith(python + "."):
+            continue
+        out.append(e)
+    return out
+
+
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def parse_size(text: str) -> int:
+    """'500M', '2G', '1.5GiB', '1024' -> bytes (binary units)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgtb]?)(?:i?b)?\s*", text.lower())
+    if m is None:
+        raise UsageError(f"invalid size {text!r}: expected a number with K, M, G or T (e.g. 20G)")
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def format_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
