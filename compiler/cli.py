@@ -23,6 +23,7 @@ __all__ = ["main"]
 COMMANDS: dict[str, str] = {
     "validate": "check spec files and report every problem",
     "new": "write a new spec file from a template",
+    "import": "write specs from another tool's model registry (xinference)",
     "show": "print a model's effective requirements and where each comes from",
     "lock": "compile specs into pinned, hashed lockfiles (or --check them offline)",
     "create": "create or update a model's environment from its lock",
@@ -114,7 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    # Everything after the first "--" is run's command, never modelenv's options:
+    # split it off before argparse sees it, so options may follow MODEL.
+    command: list[str] | None = None
+    if "--" in args_list:
+        cut = args_list.index("--")
+        args_list, command = args_list[:cut], args_list[cut + 1 :]
     args = parser.parse_args(args_list)
+    if command is not None:
+        if args.command != "run":
+            parser.error("'--' introduces a command, which only 'modelenv run' takes")
+        args.cmd = [*args.cmd, *command]
     debug = bool(getattr(args, "debug", False) or getattr(args, "verbose", 0))
     if args.command is None:
         parser.print_help(sys.stderr)

@@ -28,7 +28,7 @@ from filelock import FileLock
 from . import __version__, uv
 from .errors import ModelenvError
 from .fsutil import atomic_write
-from .host import Interpreter
+from .host import Interpreter, inspect_interpreter
 from .lockfile import lock_path, parse_header
 from .locking import Status, check_lock, compile_lock
 from .paths import Paths, display
@@ -205,12 +205,20 @@ def _install(
                 )
             )
         if not result.ok:
+            tampered = "hash" in result.stderr.lower()
             raise ModelenvError(
-                f"installing into {display(env_path)} failed:\n"
+                f"installing {plan.spec.name} [{plan.engine_name}, py{plan.python}] failed:\n"
                 + "\n".join(f"    {line}" for line in result.stderr.strip().splitlines()),
                 hint=(
                     "a hash mismatch means the lock or the index was tampered with;"
                     " 'modelenv lock' regenerates the lock"
+                    if tampered
+                    else "check the index settings with 'modelenv show'"
+                    + (
+                        "; --offline installs only from uv's cache and find-links"
+                        if offline
+                        else ""
+                    )
                 ),
             )
     return installed, reused
@@ -310,6 +318,8 @@ def ensure(
                 0,
                 len(current.record.get("reused", [])),
             )
+    # A long-running server may call this after the host changed: read it anew.
+    inspect_interpreter.cache_clear()
     plan = make_plan(paths, request, require_interpreter=True)
     for warning in plan.warnings:
         say(f"warning: {warning}")

@@ -7,6 +7,7 @@ settings. ``show`` prints a plan, ``lock`` compiles one, ``create`` builds one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -116,7 +117,14 @@ def load_model(paths: Paths, model: str) -> tuple[Spec, Engines]:
             f" {display(paths.specs)}: {', '.join(known) or 'none'}"
         )
     engines = load_engines(paths.specs)
-    return load_spec(spec_path, engines), engines
+    st = spec_path.stat()
+    return _load_spec_cached(spec_path, st.st_mtime_ns, st.st_size, st.st_ino, engines), engines
+
+
+@functools.lru_cache(maxsize=4096)
+def _load_spec_cached(path: Path, _mtime: int, _size: int, _ino: int, engines: Engines) -> Spec:
+    # lock loads each spec once per target; a stat-keyed cache makes it once per run.
+    return load_spec(path, engines)
 
 
 def pick_python(spec: Spec, requested: str | None) -> str:
@@ -252,7 +260,13 @@ def make_plan(
         warnings.append(f"{origin}: {entry.text!r} removes nothing: no entry named {entry.name!r}")
 
     spec_index = indexes.from_spec(spec.env.index, f"{display(spec_path)} [env.index]")
-    index = indexes.layered(spec_index, request.index, os.environ if env is None else env)
+    # The machine's settings (pip config files, environment) are host facts too:
+    # an offline check of fingerprints needs none of them.
+    index = (
+        indexes.layered(spec_index, request.index, os.environ if env is None else env)
+        if inspect_host
+        else spec_index
+    )
     return Plan(
         spec=spec,
         spec_path=spec_path,

@@ -7,6 +7,7 @@ out, or a list of :class:`Problem` that each name the file, the field and the fi
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -174,7 +175,7 @@ class EngineDefaults(_Frozen):
     constraints: tuple[ConstraintEntry, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: loaded once per file state
 class Engines:
     """The engine defaults of a specs folder (``_engines.toml``)."""
 
@@ -469,8 +470,17 @@ def check_engines_file(path: Path) -> tuple[Engines | None, list[Problem]]:
 def load_engines(specs_dir: Path) -> Engines:
     """The engine defaults of ``specs_dir``; an empty set when it has no ``_engines.toml``."""
     path = specs_dir / ENGINES_FILE
-    if not path.exists():
+    try:
+        st = path.stat()
+    except FileNotFoundError:
         return Engines(path, {})
+    return _load_engines_cached(path, st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_engines_cached(path: Path, _mtime: int, _size: int, _ino: int) -> Engines:
+    # Keyed by the file's stat: one parse per run however many specs use it,
+    # and a fresh one when the file changes.
     engines, problems = check_engines_file(path)
     if engines is None:
         raise SpecError(problems)

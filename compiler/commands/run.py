@@ -15,7 +15,9 @@ from .create import add_build_options
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL")
     add_build_options(parser)
-    parser.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
+    # The part after "--" is split off by cli.main before parsing; words before
+    # it that are not options are taken as the command too ("run m python").
+    parser.add_argument("cmd", nargs="*", metavar="-- CMD [ARGS...]")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,8 +27,6 @@ def run(args: argparse.Namespace) -> int:
     from .create import ensure_from_args
 
     cmd = list(args.cmd)
-    if cmd and cmd[0] == "--":
-        cmd = cmd[1:]
     if not cmd:
         raise UsageError("no command given", hint=f"modelenv run {args.model} -- python -V")
     from ..leases import lease, mark_used
