@@ -218,10 +218,7 @@ def test_unknown_key(
         ),
         pytest.param(
             '[env]\npackages = ["a"]\nsystem_site_packages = "maybe"\n',
-            [
-                "specs/m.toml: env.system_site_packages: expected a boolean,"
-                " got 'maybe' (string)"
-            ],
+            ["specs/m.toml: env.system_site_packages: expected a boolean, got 'maybe' (string)"],
             id="boolean",
         ),
         pytest.param(
@@ -1032,7 +1029,9 @@ def test_nonexistent_toml_file_is_reported_as_a_problem(
     # A path that does not exist is a usage error, whatever its suffix.
     code, out, err = validate(capsys, "specs/missing.toml")
     assert (code, out, err) == (
-        2, [], "modelenv: error: specs/missing.toml: no such file or folder\n"
+        2,
+        [],
+        "modelenv: error: specs/missing.toml: no such file or folder\n",
     )
 
 
