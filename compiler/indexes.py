@@ -253,4 +253,21 @@ def layered(
             result = _from_pip_file(path).over(result)
     result = _from_environment(env).over(result)
     result = spec.over(result)
-    return command_line.over(result)
+    return _pip_semantics(command_line.over(result))
+
+
+def _pip_semantics(settings: IndexSettings) -> IndexSettings:
+    """Extra indexes that come from pip's settings keep pip's meaning.
+
+    pip picks the best version across all its indexes; uv by default stops at
+    the first index that has a package at all, which turns a partial mirror
+    listed in pip.conf into "no solution". When pip configured the extra
+    indexes and nobody chose a strategy, use uv's equivalent of pip's rule.
+    """
+    extra = settings.values.get("extra_index_urls")
+    if extra is None or not extra.value or "strategy" in settings.values:
+        return settings
+    if extra.source.startswith("PIP_") or extra.source.endswith(".conf"):
+        setting = Setting("unsafe-best-match", f"pip's index semantics (from {extra.source})")
+        return IndexSettings({**settings.values, "strategy": setting})
+    return settings
