@@ -6,7 +6,7 @@ MODELENV := $(BIN)/modelenv
 # The light example: no torch, builds in seconds.
 DEMO_MODEL ?= minilm-onnx
 
-.PHONY: install demo validate check lock envs test test-network lint bench
+.PHONY: install demo validate check lock envs clean-envs test test-network lint bench
 
 install: $(VENV)/.installed
 
@@ -37,6 +37,10 @@ lock: install
 ENVS ?= $(DEMO_MODEL)
 envs: install
 	for m in $(ENVS); do $(MODELENV) create $$m || exit 1; done
+
+## Remove broken, legacy and orphaned environments (see modelenv gc --help).
+clean-envs: install
+	$(MODELENV) gc
 
 test: install
 	$(BIN)/python -m pytest -q
