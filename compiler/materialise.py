@@ -21,7 +21,6 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from filelock import FileLock
 
@@ -42,6 +41,7 @@ from .store import (
     env_python,
     env_root,
     find_current,
+    read_record,
     request_key,
     resolve_python,
     stat_key,
@@ -62,6 +62,11 @@ class BuildReport:
     reason: str  # why the committed lock did not apply ("" when it did)
     installed: int
     reused: int
+
+    @classmethod
+    def up_to_date(cls, env: Environment, action: str = "up to date") -> BuildReport:
+        record = env.record
+        return cls(env, action, record.get("lock_source", ""), "", 0, len(record.get("reused", [])))
 
 
 @dataclass(frozen=True)
@@ -279,6 +284,48 @@ def _build(
     return installed, reused
 
 
+def _revalidate(
+    final: Path, plan: Plan, key: str, lock_text: str, *, skip_installed: bool
+) -> Environment | None:
+    """Keep an environment whose host changed in ways that do not concern it.
+
+    A pip install into the base interpreter changes its site-packages' stat,
+    which sends every launch to the slow path. When the environment was built
+    from this very lock on this interpreter version and every package it
+    reuses from the host is still there at the same version, only the record's
+    view of the host is refreshed: no rebuild.
+    """
+    record = read_record(final)
+    interp = plan.interpreter
+    if record is None or interp is None or not env_python(final).exists():
+        return None
+    skip = skip_installed and plan.spec.env.system_site_packages
+    base = record.get("base", {})
+    if (
+        record.get("key") != key
+        or record.get("lock_source") != "committed"
+        or record.get("lock_sha256") != _sha(lock_text)
+        or record.get("skip_installed") != skip
+        or base.get("executable") != interp.executable
+        or base.get("version") != interp.version
+    ):
+        return None
+    for pin in record.get("reused", []):
+        name, _, version = pin.partition("==")
+        have = interp.packages.get(name)
+        if have is not None and name in plan.system:
+            have = have.split("+", 1)[0]
+        if have != version:
+            return None  # a package the environment borrows from the host changed
+    record = {
+        **record,
+        "base": {**base, "stat": stat_key(interp.executable)},
+        "host_site": [[p, stat_key(p)] for p in interp.site_packages],
+    }
+    atomic_write(final / RECORD_NAME, json.dumps(record, indent=2) + "\n")
+    return Environment(final, env_python(final), record)
+
+
 def _sha(text: str) -> str:
     import hashlib
 
@@ -310,14 +357,7 @@ def ensure(
     if not force:
         current = find_current(paths, request, skip_installed=skip_installed)
         if current is not None:
-            return BuildReport(
-                current,
-                "up to date",
-                current.record.get("lock_source", ""),
-                "",
-                0,
-                len(current.record.get("reused", [])),
-            )
+            return BuildReport.up_to_date(current)
     # A long-running server may call this after the host changed: read it anew.
     inspect_interpreter.cache_clear()
     plan = make_plan(paths, request, require_interpreter=True)
@@ -336,15 +376,18 @@ def ensure(
             # Another process may have built it while we waited for the lock.
             current = find_current(paths, request, skip_installed=skip_installed)
             if current is not None:
-                return BuildReport(
-                    current,
-                    "up to date",
-                    current.record.get("lock_source", ""),
-                    "",
-                    0,
-                    len(current.record.get("reused", [])),
-                )
+                return BuildReport.up_to_date(current)
         committed, reason = _committed_lock(paths, plan)
+        if committed is not None and not force:
+            kept = _revalidate(
+                final,
+                plan,
+                key,
+                committed.read_text(encoding="utf-8"),
+                skip_installed=skip_installed,
+            )
+            if kept is not None:
+                return BuildReport.up_to_date(kept, "revalidated")
         staging = root / f".{interp.version}.build-{os.getpid()}"
         try:
             if committed is not None:
@@ -375,12 +418,6 @@ def ensure(
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    env = Environment(final, env_python(final), _record_of(final))
+    env = Environment(final, env_python(final), read_record(final) or {})
     action = "rebuilt" if existed else "created"
     return BuildReport(env, action, source, reason, len(installed), len(reused))
-
-
-def _record_of(path: Path) -> dict[str, Any]:
-    from .store import read_record
-
-    return read_record(path) or {}

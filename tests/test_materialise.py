@@ -509,6 +509,51 @@ def test_two_python_versions_side_by_side(
         assert created_path(out) == paths[xy]
 
 
+def test_an_unrelated_host_change_revalidates_without_a_rebuild(
+    locked: Path,
+    wheelhouse: Path,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = make_base(tmp_path / "base", wheelhouse, "alpha==1.0.0")
+    code, out, err = create(capfd, wheelhouse, "--base-python", str(base))
+    assert code == 0, err
+    env = created_path(out)
+    inode = env.stat().st_ino
+    # Something the environment does not use is installed into the host: its
+    # site-packages change, so the fast path steps aside...
+    subprocess.run(
+        [
+            compiler.uv.uv_binary(),
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(base),
+            "--no-index",
+            "--find-links",
+            str(wheelhouse),
+            "gamma",
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+    # ...but nothing is rebuilt: no uv process runs, the record is refreshed.
+    def no_uv(*_a: object, **_k: object) -> object:
+        raise AssertionError("uv ran")
+
+    monkeypatch.setattr(compiler.uv, "run", no_uv)
+    code, out, err = create(capfd, wheelhouse, "--base-python", str(base))
+    assert code == 0, err
+    assert "revalidated m [default, py3.11]" in err
+    assert created_path(out) == env and env.stat().st_ino == inode
+    # The refreshed record makes the next launch a fast-path hit again.
+    code, _out, err = create(capfd, wheelhouse, "--base-python", str(base))
+    assert "up to date" in err
+
+
 def test_a_replaced_base_interpreter_rebuilds(
     locked: Path, wheelhouse: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
