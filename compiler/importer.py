@@ -20,10 +20,12 @@ from .requirements import EntryError, parse_entry
 
 __all__ = [
     "ACCELERATOR_MARKERS",
+    "EngineNames",
     "Finding",
     "ImportFormatError",
     "ImportResult",
     "ImportedSpec",
+    "assign_names",
     "import_xinference",
     "map_entry",
     "normalise_name",
@@ -83,7 +85,8 @@ class _Table:
     left_out: list[Finding] = field(default_factory=list)
 
     def add(self, text: str) -> str | None:
-        """Append ``text``; why not when its package is already listed differently."""
+        """Append ``text``: None when added, "" when this very entry is already
+        there, else why not (its package is listed differently)."""
         key = parse_entry(text).key
         if key not in self.keys:
             self.keys[key] = text
@@ -119,7 +122,7 @@ class ImportedSpec:
     def toml(self, source: str | None) -> str:
         kinds = "/".join(self.kinds) or "model"
         lines = [
-            f"# Imported from Xinference{f' ({_oneline(source)})' if source else ''}",
+            f"# Imported from Xinference{f': {_oneline(source)}' if source else ''}",
             "# by 'modelenv import xinference'; docs/import.md describes the mapping.",
             f"# Xinference name: {_toml_str(self.source_name)} ({_oneline(kinds)})"
             + (f", {self.records} records merged." if self.records > 1 else "."),
@@ -177,7 +180,7 @@ class ImportResult:
     def engines_toml(self) -> str:
         lines = [
             "# Engine defaults imported from Xinference's engine_packages"
-            + (f" ({_oneline(self.source)})" if self.source else ""),
+            + (f": {_oneline(self.source)}" if self.source else ""),
             "# by 'modelenv import xinference'; docs/import.md describes the mapping.",
         ]
         for engine, table in self.engines.items():
@@ -203,9 +206,11 @@ class ImportResult:
 
 
 def normalise_name(raw: str) -> str:
-    """``raw`` as a valid model or engine name: lowercase, every run of other
-    characters as one '-', no leading punctuation, no '..'; "" when nothing is left."""
-    name = re.sub(r"[^a-z0-9._-]+", "-", raw.strip().lower())
+    """``raw`` as a valid model or engine name: lowercase, every inner run of other
+    characters as one '-', no leading punctuation, no '..'; "" when nothing is left.
+    A valid name is its own normal form."""
+    name = re.sub(r"^[^a-z0-9._-]+|[^a-z0-9._-]+$", "", raw.strip().lower())
+    name = re.sub(r"[^a-z0-9._-]+", "-", name)
     name = re.sub(r"\.{2,}", ".", name).lstrip("._-")
     return name[:128]
 
@@ -215,7 +220,7 @@ def _engine_key(name: str) -> str:
     return re.sub(r"[._-]+", "_", name)
 
 
-class _EngineNames:
+class EngineNames:
     """Engine names as written in the source -> normalised names; the first
     spelling seen of an engine decides its name."""
 
@@ -287,7 +292,7 @@ def assign_names(originals: list[str]) -> tuple[dict[str, str], list[Finding]]:
 # --- entries
 
 
-def map_entry(raw: Any, engines: _EngineNames) -> Mapped:
+def map_entry(raw: Any, engines: EngineNames) -> Mapped:
     """Where one Xinference ``packages`` entry goes, in modelenv terms."""
     if not isinstance(raw, str):
         return Mapped(None, why=f"expected a string, got {type(raw).__name__}")
@@ -433,7 +438,7 @@ def import_xinference(data: Any) -> ImportResult:
         groups.setdefault(name, []).append((kind if isinstance(kind, str) else "", venv))
 
     findings: list[Finding] = []
-    engines = _EngineNames(str(e) for e in defaults)
+    engines = EngineNames(str(e) for e in defaults)
     engine_tables: dict[str, _Table] = {}
     for raw_engine, packages in defaults.items():
         name = engines.normalise(str(raw_engine))
@@ -473,7 +478,7 @@ def _build_spec(
     name: str,
     original: str,
     records: list[tuple[str, Mapping[str, Any]]],
-    engines: _EngineNames,
+    engines: EngineNames,
     findings: list[Finding],
 ) -> ImportedSpec:
     """One spec from every record of a model. The first record's engine-less

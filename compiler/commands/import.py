@@ -100,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
 
     existing = [name for name in files if (out / name).exists()]
     if existing and not args.force:
-        shown = ", ".join(existing[:5]) + (f" and {len(existing) - 5} more" if len(existing) > 5 else "")
+        shown = ", ".join(existing[:5])
+        if len(existing) > 5:
+            shown += f" and {len(existing) - 5} more"
         raise ModelenvError(
             f"{len(existing)} file{'s' if len(existing) != 1 else ''} already exist in"
             f" {display(out)} ({shown}); nothing was written",
