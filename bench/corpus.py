@@ -27,6 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+
+import results  # noqa: E402
+
 CORPUS = REPO.parent / "shared" / "corpus" / "xinference-virtualenvs.json"
 MODELENV = [sys.executable, "-m", "compiler"]
 SECTION = "## Corpus"
@@ -53,17 +57,6 @@ def timed(argv: Sequence[str], cwd: Path, runs: int, ok: Sequence[int] = (0,)) -
 
 def fmt(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
-
-
-def replace_section(text: str, section: str) -> str:
-    """``text`` with its "## Corpus" section (up to the next "## " heading) replaced
-    by ``section``, or ``section`` appended when it has none."""
-    pattern = re.compile(rf"^{re.escape(SECTION)}[ \t]*\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        return (
-            pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text, count=1).rstrip("\n") + "\n"
-        )
-    return (text.rstrip("\n") + "\n\n" if text.strip() else "") + section.rstrip("\n") + "\n"
 
 
 def main() -> int:
@@ -126,8 +119,7 @@ def main() -> int:
     section = "\n".join(lines)
     print(section)
     out = Path(opts.out)
-    old = out.read_text(encoding="utf-8") if out.exists() else ""
-    out.write_text(replace_section(old, section), encoding="utf-8")
+    results.update(out, SECTION, section)
     return 0
 
 

@@ -25,6 +25,9 @@ sys.path.insert(0, str(REPO))
 
 from tests.wheels import make_wheel  # noqa: E402
 
+sys.path.insert(0, str(REPO / "bench"))
+import results  # noqa: E402
+
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
 MODELENV = [sys.executable, "-m", "compiler"]
 
@@ -240,19 +243,20 @@ def main() -> int:
     )
 
     lines = [
-        "# Benchmark results",
+        "## modelenv against plain uv",
         "",
         f"Machine: {platform.platform()}, {os.cpu_count()} CPUs,"
         f" Python {platform.python_version()},"
         f" uv {compiler.uv.uv_version()}. Medians of {runs} runs (ensure_env: {runs * 20}).",
-        "All against a local wheelhouse (no network); regenerate with `make bench`.",
+        "Against a local wheelhouse of tiny wheels (no network) except the real lock;"
+        " regenerate with `make bench`.",
         "",
         "| benchmark | modelenv | plain uv | ratio |",
         "| --- | --- | --- | --- |",
         *[f"| {a} | {b} | {c or '-'} | {d or '-'} |" for a, b, c, d in rows],
         "",
     ]
-    Path(opts.out).write_text("\n".join(lines))
+    results.update(Path(opts.out), "## modelenv against plain uv", "\n".join(lines))
     print("\n".join(lines))
     shutil.rmtree(tmp, ignore_errors=True)
     return 0

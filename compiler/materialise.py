@@ -77,7 +77,7 @@ class LockedPackage:
 
 
 def parse_lock_body(body: str) -> list[LockedPackage]:
-    """The ``name==version`` blocks of a uv lock, each with its hash lines."""
+    """The ``name==version`` (or ``name @ url``) blocks of a uv lock, with their hash lines."""
     from packaging.utils import canonicalize_name
 
     blocks: list[list[str]] = []
@@ -90,10 +90,17 @@ def parse_lock_body(body: str) -> list[LockedPackage]:
             blocks.append([line])
     out = []
     for block in blocks:
-        head = block[0].split(";")[0].strip().rstrip("\\").strip()
-        name, sep, version = head.partition("==")
-        if not sep:
-            continue
+        head = block[0].split(" ;")[0].strip().rstrip("\\").strip()
+        if " @ " in head:
+            # A direct URL: no version to compare, so it is always installed.
+            name, version = head.split(" @ ", 1)[0], ""
+        else:
+            name, sep, version = head.partition("==")
+            if not sep:
+                raise ModelenvError(
+                    f"unexpected line in a lock: {block[0]!r}",
+                    hint="regenerate the lock with 'modelenv lock'",
+                )
         out.append(
             LockedPackage(canonicalize_name(name.strip()), version.strip(), "\n".join(block))
         )

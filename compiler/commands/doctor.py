@@ -94,7 +94,8 @@ def check_environment(path: Path, record: dict[str, Any]) -> list[str]:
             continue
         found = seen["packages"].get(pkg.name)
         if found is None:
-            problems.append(f"{pkg.name}: locked at {pkg.version}, not installed")
+            locked = f"locked at {pkg.version}" if pkg.version else "locked (direct URL)"
+            problems.append(f"{pkg.name}: {locked}, not installed")
             continue
         version, location = found
         where = (
@@ -102,7 +103,7 @@ def check_environment(path: Path, record: dict[str, Any]) -> list[str]:
             if str(Path(location).resolve()).startswith(prefix)
             else (f"from the host ({location})")
         )
-        if version.split("+", 1)[0] != pkg.version and version != pkg.version:
+        if pkg.version and pkg.version not in (version, version.split("+", 1)[0]):
             problems.append(f"{pkg.name}: locked at {pkg.version}, found {version} {where}")
     result = uv.run(["pip", "check", "--python", str(python)])
     if not result.ok:
