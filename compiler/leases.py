@@ -44,11 +44,16 @@ def take(env_path: Path, pid: int | None = None) -> Path:
     pid = os.getpid() if pid is None else pid
     folder = lease_dir(env_path)
     path = folder / str(pid)
-    if path.exists():
-        return path
+    started = _start_time(pid)
+    try:
+        if path.read_text(encoding="ascii") == started:
+            return path  # ours already: the launch path stops at one read
+    except OSError:
+        pass
+    # Missing, or left by an earlier process with the same pid: (re)write it.
     folder.mkdir(exist_ok=True)
     tmp = folder / f".{pid}.tmp"
-    tmp.write_text(_start_time(pid), encoding="ascii")
+    tmp.write_text(started, encoding="ascii")
     os.replace(tmp, path)
     return path
 

@@ -24,13 +24,14 @@ from filelock import FileLock, Timeout
 
 from .errors import ModelenvError, UsageError
 from .leases import lease_dir, live_leases
-from .names import is_model_name
 from .paths import Paths
 from .store import RECORD_NAME, read_record
 
-__all__ = ["Entry", "format_size", "parse_size", "remove_entry", "scan"]
+__all__ = ["Entry", "footprint", "format_size", "parse_size", "remove_entry", "scan"]
 
 _VERSION_DIR = re.compile(r"^\d+\.\d+\.\d+$")
+LOCK_TIMEOUT = 30.0  # seconds to wait for a build of the same environment to finish
+_XY_DIR = re.compile(r"^\d+\.\d+$")  # Xinference names its v4 Python folders X.Y
 _LEFTOVER = re.compile(r"^\.(\d+\.\d+\.\d+)\.(build|old)-\d+$")
 
 
@@ -46,6 +47,8 @@ class Entry:
     size: int = 0
     last_used: float = 0.0
     leases: list[int] = field(default_factory=list)
+    own: int = 0  # bytes in files no other path links to
+    shared: dict[tuple[int, int], int] = field(default_factory=dict)  # hard-linked files
 
     @property
     def installed(self) -> int:
@@ -57,7 +60,7 @@ class Entry:
 
     @property
     def lock_file(self) -> Path | None:
-        if self.layout != "v4" or self.python is None:
+        if self.layout != "v4" or self.python is None or not _VERSION_DIR.match(self.python):
             return None
         return self.path.parent / f".{self.python}.lock"
 
@@ -102,21 +105,34 @@ def _raw_entries(home: Path) -> Iterable[Entry]:
         if not model.startswith("."):
             yield Entry(base / "v2" / model, model, None, None, "v2", "legacy")
     for model in _dirs(base / "v3"):
+        if (base / "v3" / model).is_symlink():
+            yield Entry(base / "v3" / model, model, None, None, "v3", "broken")
+            continue
         for version in _dirs(base / "v3" / model):
             yield Entry(base / "v3" / model / version, model, None, version, "v3", "legacy")
     for model in _dirs(base / "v4"):
+        if (base / "v4" / model).is_symlink():
+            # Never descend through a link: it may lead out of the home.
+            yield Entry(base / "v4" / model, model, None, None, "v4", "broken")
+            continue
         for engine in _dirs(base / "v4" / model):
             root = base / "v4" / model / engine
+            if root.is_symlink():
+                yield Entry(root, model, engine, None, "v4", "broken")
+                continue
             for name in _dirs(root):
                 if _VERSION_DIR.match(name):
                     yield Entry(root / name, model, engine, name, "v4")
+                elif _XY_DIR.match(name):
+                    yield Entry(root / name, model, engine, name, "v4", "legacy")
                 elif (m := _LEFTOVER.match(name)) is not None:
                     yield Entry(root / name, model, engine, m.group(1), "v4", "partial")
 
 
-def _size(path: Path, seen: set[tuple[int, int]]) -> int:
-    """Bytes on disk below ``path``; a hard-linked file counts once across ``seen``."""
-    total = 0
+def _measure(path: Path, entry: Entry, seen: set[tuple[int, int]]) -> None:
+    """Bytes on disk below ``path``. ``entry.size`` charges a hard-linked file to
+    the first environment listed (``seen``); ``own`` and ``shared`` keep what
+    :func:`footprint` needs to know what removing environments really frees."""
     stack = [path]
     while stack:
         current = stack.pop()
@@ -130,15 +146,28 @@ def _size(path: Path, seen: set[tuple[int, int]]) -> int:
                     if stat.S_ISDIR(st.st_mode):
                         stack.append(Path(item.path))
                         continue
-                    key = (st.st_dev, st.st_ino)
+                    size = st.st_blocks * 512 if hasattr(st, "st_blocks") else st.st_size
                     if st.st_nlink > 1:
+                        key = (st.st_dev, st.st_ino)
+                        entry.shared[key] = size
                         if key in seen:
                             continue
                         seen.add(key)
-                    total += st.st_blocks * 512 if hasattr(st, "st_blocks") else st.st_size
+                    else:
+                        entry.own += size
+                    entry.size += size
         except OSError:
             continue
-    return total
+
+
+def footprint(entries: Iterable[Entry]) -> int:
+    """What ``entries`` take on disk together, each hard-linked file once."""
+    own = 0
+    shared: dict[tuple[int, int], int] = {}
+    for e in entries:
+        own += e.own
+        shared.update(e.shared)
+    return own + sum(shared.values())
 
 
 def _last_used(entry: Entry) -> float:
@@ -172,7 +201,7 @@ def scan(
             elif is_stale is not None and is_stale(entry):
                 entry.status = "stale"
         if sizes and not entry.path.is_symlink():
-            entry.size = _size(entry.path, seen)
+            _measure(entry.path, entry, seen)
         entry.last_used = _last_used(entry)
         entry.leases = live_leases(entry.path) if entry.layout == "v4" else []
         out.append(entry)
@@ -234,7 +263,14 @@ def remove_entry(home: Path, entry: Entry, *, force: bool = False) -> int:
     if lock is None:
         return _delete(entry)
     try:
-        with FileLock(str(lock), timeout=30):
+        with FileLock(str(lock), timeout=LOCK_TIMEOUT):
+            # A process may have taken a lease while we waited for the lock.
+            entry.leases = live_leases(entry.path)
+            if entry.leases and not force:
+                raise ModelenvError(
+                    f"{entry.path} is in use by process {', '.join(map(str, entry.leases))}",
+                    hint="stop it first, or pass --force",
+                )
             return _delete(entry)
     except Timeout:
         raise ModelenvError(
@@ -261,11 +297,19 @@ def _delete(entry: Entry) -> int:
     return entry.size
 
 
+def _safe_component(name: str) -> bool:
+    """A name that can only ever mean one folder below the home. Wider than a spec
+    name: other tools' homes have names like 'Qwen2-VL-Instruct'."""
+    return bool(name) and not name.startswith(".") and not any(c in name for c in "/\\\0")
+
+
 def select(
     entries: Iterable[Entry], model: str | None, engine: str | None, python: str | None
 ) -> list[Entry]:
-    if model is not None and not is_model_name(model):
-        raise UsageError(f"invalid model name {model!r}")
+    if model is not None and not _safe_component(model):
+        raise UsageError(
+            f"invalid model name {model!r}: path separators, '..' and leading dots are refused"
+        )
     out = []
     for e in entries:
         if model is not None and e.model != model:

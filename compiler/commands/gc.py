@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ModelenvError
-    from ..manage import format_size, parse_size, remove_entry, scan
+    from ..manage import Entry, footprint, format_size, parse_size, remove_entry, scan
 
     paths, ui = context(args)
     budget = parse_size(args.max_size) if args.max_size else None
@@ -49,16 +49,23 @@ def run(args: argparse.Namespace) -> int:
         if why:
             doomed[str(e.path)] = why
     if budget is not None:
-        kept = sorted((e for e in entries if str(e.path) not in doomed), key=lambda e: e.last_used)
-        total = sum(e.size for e in kept)
-        for e in kept:
-            if total <= budget:
+        # Everything that stays counts against the budget, including what gc
+        # wanted to remove but must keep because it is in use.
+        def stays(e: Entry) -> bool:
+            return str(e.path) not in doomed or bool(e.leases and not args.force)
+
+        remaining = [e for e in entries if stays(e)]
+        for e in sorted(remaining, key=lambda e: e.last_used):
+            if footprint(remaining) <= budget:
                 break
             if e.leases and not args.force:
                 continue
             doomed[str(e.path)] = f"least recently used (home over {format_size(budget)})"
-            total -= e.size
-    freed = refused = 0
+            # Recomputed each time: a file hard-linked into several environments
+            # is freed only when the last of them goes.
+            remaining.remove(e)
+    refused = 0
+    gone: list[Entry] = []
     for e in entries:
         why = doomed.get(str(e.path))
         if why is None:
@@ -69,16 +76,21 @@ def run(args: argparse.Namespace) -> int:
             continue
         if args.dry_run:
             ui.result(f"would remove {e.path} ({format_size(e.size)}): {why}")
-            freed += e.size
+            gone.append(e)
             continue
         try:
-            freed += remove_entry(paths.home, e, force=args.force)
+            remove_entry(paths.home, e, force=args.force)
         except ModelenvError as exc:
             refused += 1
             ui.warn(str(exc))
             continue
+        gone.append(e)
         ui.result(f"removed {e.path} ({format_size(e.size)}): {why}")
-    count = sum(1 for e in entries if str(e.path) in doomed) - refused
-    done = f"would remove {count}, would free" if args.dry_run else f"{count} removed, freed"
+    # What the removals freed, a file hard-linked into a kept environment excluded.
+    gone_ids = {id(g) for g in gone}
+    freed = footprint(entries) - footprint(e for e in entries if id(e) not in gone_ids)
+    done = (
+        f"would remove {len(gone)}, would free" if args.dry_run else f"{len(gone)} removed, freed"
+    )
     ui.info(f"{done} {format_size(freed)}" + (f", {refused} kept" if refused else ""))
     return 0
