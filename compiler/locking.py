@@ -19,7 +19,6 @@ from .fsutil import atomic_write
 from .lockfile import body_of, lock_path, parse_header, sha256_text
 from .paths import Paths, display
 from .plan import FINGERPRINT_SCHEME, Plan
-from .render import render
 
 __all__ = ["Status", "Target", "check_lock", "compile_lock", "orphan_locks"]
 
@@ -135,6 +134,8 @@ def render_lock(plan: Plan, body: str) -> str:
         for r in plan.merged.requirements
     ]
     constraints = [{"written": r.text, "origin": str(r.origin)} for r in plan.merged.constraints]
+    from .render import render  # jinja2: only when a lock is written
+
     header = render(
         "lock_header.j2",
         modelenv_version=__version__,
