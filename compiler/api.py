@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import leases
+from .errors import ModelenvError
 from .paths import Paths
-from .request import Request
+from .request import Request, check_request
 from .store import Environment, find_current
 
 __all__ = ["Environment", "enabled", "ensure_env", "skip_installed_default"]
@@ -61,6 +62,7 @@ def ensure_env(
     """
     if not enabled(enable):
         return None
+    check_request(model, engine, python, packages)
     paths = Paths.resolve(specs, locks, home)
     request = Request(
         model=model,
@@ -70,13 +72,20 @@ def ensure_env(
         overrides=Path(overrides) if overrides is not None else None,
     )
     skip = skip_installed_default(skip_installed)
-    env = find_current(paths, request, skip_installed=skip)
-    if env is None:
-        from .materialise import ensure
+    env: Environment | None = None
+    for _attempt in range(3):
+        env = find_current(paths, request, skip_installed=skip)
+        if env is None:
+            from .materialise import ensure
 
-        env = ensure(paths, request, skip_installed=skip).environment
-    # The caller runs the model from here on: a lease for this process keeps
-    # remove and gc away until it exits; the record's mtime marks the use.
-    leases.take(env.path)
-    leases.mark_used(env.path)
-    return env
+            env = ensure(paths, request, skip_installed=skip).environment
+        # The caller runs the model from here on: a lease for this process keeps
+        # remove and gc away until it exits; the record's mtime marks the use.
+        leases.take(env.path)
+        # remove/gc may have taken the environment between the lookup and the
+        # lease; they check leases after renaming it away, so look once more.
+        if env.python.exists():
+            leases.mark_used(env.path)
+            return env
+    assert env is not None
+    raise ModelenvError(f"{env.path} keeps disappearing: another process is removing it")

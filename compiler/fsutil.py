@@ -26,10 +26,23 @@ def temp_sibling(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
             tmp.unlink()
 
 
-def _umask() -> int:
-    mask = os.umask(0)
+def _read_umask() -> int:
+    # Setting the umask to read it is process-wide: another thread creating a
+    # file in between would get 0o777. So read it once, at import, where no
+    # other modelenv thread runs yet (Linux also shows it in /proc).
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o22)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()
 
 
 def _write_synced(path: Path, data: bytes) -> None:
@@ -38,7 +51,7 @@ def _write_synced(path: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     # mkstemp creates 0600; a spec or lock is an ordinary file (0644 under umask 022).
-    os.chmod(path, 0o666 & ~_umask())
+    os.chmod(path, 0o666 & ~_UMASK)
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from .names import is_model_name
 from .paths import ENGINES_FILE
 from .requirements import EntryError, parse_entry
+from .tomlfmt import toml_key, toml_string
 
 __all__ = [
     "ACCELERATOR_MARKERS",
@@ -124,12 +125,12 @@ class ImportedSpec:
         lines = [
             f"# Imported from Xinference{f': {_oneline(source)}' if source else ''}",
             "# by 'modelenv import xinference'; docs/import.md describes the mapping.",
-            f"# Xinference name: {_toml_str(self.source_name)} ({_oneline(kinds)})"
+            f"# Xinference name: {toml_string(self.source_name)} ({_oneline(kinds)})"
             + (f", {self.records} records merged." if self.records > 1 else "."),
             "",
             "[model]",
-            f"name = {_toml_str(self.name)}",
-            f"description = {_toml_str(f'{self.source_name}: Xinference {kinds} model')}",
+            f"name = {toml_string(self.name)}",
+            f"description = {toml_string(f'{self.source_name}: Xinference {kinds} model')}",
         ]
         if self.env.packages or self.env.left_out:
             lines += ["", "[env]"]
@@ -147,9 +148,9 @@ class ImportedSpec:
                 elif isinstance(value, list):
                     lines += _array(key, value)
                 else:
-                    lines.append(f"{key} = {_toml_str(value)}")
+                    lines.append(f"{key} = {toml_string(value)}")
         for engine, table in sorted(self.engines.items()):
-            lines += ["", f"[engines.{_toml_key(engine)}]", *_array("packages", table.packages)]
+            lines += ["", f"[engines.{toml_key(engine)}]", *_array("packages", table.packages)]
             lines += _left_out_comment(table.left_out)
         return "\n".join(lines) + "\n"
 
@@ -184,11 +185,11 @@ class ImportResult:
             "# by 'modelenv import xinference'; docs/import.md describes the mapping.",
         ]
         for engine, table in self.engines.items():
-            lines += ["", f"[{_toml_key(engine)}]"]
+            lines += ["", f"[{toml_key(engine)}]"]
             if engine in self.engines_without_defaults:
                 lines.append(
                     "# No defaults in the source: models name this engine in"
-                    f" '#engine# == {_toml_str(engine)}' markers."
+                    f" '#engine# == {toml_string(engine)}' markers."
                 )
             lines += _array("packages", table.packages)
             lines += _left_out_comment(table.left_out)
@@ -589,15 +590,6 @@ def _map_index(spec: ImportedSpec, venv: Mapping[str, Any], findings: list[Findi
 # --- TOML text
 
 
-def _toml_str(value: str) -> str:
-    # A JSON string is a TOML basic string, except that TOML wants DEL escaped too.
-    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_str(key)
-
-
 def _oneline(text: str) -> str:
     """``text`` fit for a TOML comment: no control characters."""
     return re.sub(r"[\x00-\x08\x0a-\x1f\x7f]", "?", text)
@@ -606,7 +598,7 @@ def _oneline(text: str) -> str:
 def _array(key: str, items: list[str]) -> list[str]:
     if not items:
         return [f"{key} = []"]
-    return [f"{key} = [", *(f"    {_toml_str(i)}," for i in items), "]"]
+    return [f"{key} = [", *(f"    {toml_string(i)}," for i in items), "]"]
 
 
 def _left_out_comment(findings: list[Finding]) -> list[str]:
@@ -614,7 +606,7 @@ def _left_out_comment(findings: list[Finding]) -> list[str]:
         return []
     lines = ["# Left out: modelenv cannot express these yet (docs/import.md)."]
     for f in findings:
-        lines.append(f"#   {_toml_str(f.entry)}: {_oneline(f.why)}")
+        lines.append(f"#   {toml_string(f.entry)}: {_oneline(f.why)}")
     return lines
 
 

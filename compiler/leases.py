@@ -12,6 +12,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from .store import RECORD_NAME
+
 __all__ = ["lease", "lease_dir", "live_leases", "mark_used", "release", "take"]
 
 
@@ -51,10 +53,12 @@ def take(env_path: Path, pid: int | None = None) -> Path:
     except OSError:
         pass
     # Missing, or left by an earlier process with the same pid: (re)write it.
-    folder.mkdir(exist_ok=True)
-    tmp = folder / f".{pid}.tmp"
-    tmp.write_text(started, encoding="ascii")
-    os.replace(tmp, path)
+    # Best effort: a read-only home must not stop a model from starting.
+    with contextlib.suppress(OSError):
+        folder.mkdir(exist_ok=True)
+        tmp = folder / f".{pid}.tmp"
+        tmp.write_text(started, encoding="ascii")
+        os.replace(tmp, path)
     return path
 
 
@@ -97,4 +101,4 @@ def live_leases(env_path: Path) -> list[int]:
 def mark_used(env_path: Path) -> None:
     """Note the time of use (the record's mtime): gc evicts the least recently used."""
     with contextlib.suppress(OSError):
-        os.utime(env_path / "modelenv-record.json")
+        os.utime(env_path / RECORD_NAME)

@@ -17,7 +17,7 @@ from pathlib import Path
 from . import __version__, uv
 from .fsutil import atomic_write
 from .lockfile import body_of, lock_path, parse_header, sha256_text
-from .paths import Paths, display
+from .paths import Paths
 from .plan import FINGERPRINT_SCHEME, Plan
 
 __all__ = ["Status", "Target", "check_lock", "compile_lock", "orphan_locks"]
@@ -141,14 +141,15 @@ def render_lock(plan: Plan, body: str) -> str:
         modelenv_version=__version__,
         uv_version=uv.uv_version(),
         command=f"modelenv lock {plan.spec.name} --engine {engine} --python {plan.python}",
-        spec_path=display(plan.spec_path),
+        spec_path=f"{plan.spec_path.parent.name}/{plan.spec_path.name}",
         model=plan.spec.name,
         engine=engine,
         python=plan.python,
         requirements=requirements,
         constraints=constraints,
         system=plan.system,
-        base=plan.interpreter.executable if plan.interpreter else "no base interpreter found",
+        # The version, not the path: a committed lock must not carry a machine's paths.
+        base=f"Python {plan.interpreter.version}" if plan.interpreter else "no interpreter found",
         scheme=FINGERPRINT_SCHEME,
         fingerprint=plan.fingerprint(),
         index_fingerprint=plan.index.fingerprint(),

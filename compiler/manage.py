@@ -245,9 +245,11 @@ def spec_staleness(paths: Paths) -> Callable[[Entry], bool]:
 
 def check_inside(home: Path, path: Path) -> None:
     """Refuse to touch anything that resolves outside the home."""
-    real_home = os.path.realpath(home)
     parent = os.path.realpath(path.parent)
-    if os.path.commonpath([real_home, parent]) != real_home:
+    # The store itself (home/virtualenv) may be a link to a bigger disk: that is
+    # where create builds, so it is inside; links below it are never followed.
+    roots = {os.path.realpath(home), os.path.realpath(home / "virtualenv")}
+    if not any(os.path.commonpath([root, parent]) == root for root in roots):
         raise ModelenvError(f"refusing to remove {path}: it resolves outside {home}")
 
 
@@ -255,30 +257,31 @@ def remove_entry(home: Path, entry: Entry, *, force: bool = False) -> int:
     """Delete one environment; returns the bytes freed. Takes its file lock first."""
     check_inside(home, entry.path)
     if entry.leases and not force:
-        raise ModelenvError(
-            f"{entry.path} is in use by process {', '.join(map(str, entry.leases))}",
-            hint="stop it first, or pass --force",
-        )
+        raise _in_use(entry.path, entry.leases)
     lock = entry.lock_file
     if lock is None:
-        return _delete(entry)
+        return _delete(entry, force)
     try:
         with FileLock(str(lock), timeout=LOCK_TIMEOUT):
             # A process may have taken a lease while we waited for the lock.
             entry.leases = live_leases(entry.path)
             if entry.leases and not force:
-                raise ModelenvError(
-                    f"{entry.path} is in use by process {', '.join(map(str, entry.leases))}",
-                    hint="stop it first, or pass --force",
-                )
-            return _delete(entry)
+                raise _in_use(entry.path, entry.leases)
+            return _delete(entry, force)
     except Timeout:
         raise ModelenvError(
             f"{entry.path} is being built by another process; try again later"
         ) from None
 
 
-def _delete(entry: Entry) -> int:
+def _in_use(path: Path, pids: list[int]) -> ModelenvError:
+    return ModelenvError(
+        f"{path} is in use by process {', '.join(map(str, pids))}",
+        hint="stop it first, or pass --force",
+    )
+
+
+def _delete(entry: Entry, force: bool) -> int:
     path = entry.path
     if path.is_symlink():
         path.unlink()  # the link only; never what it points to
@@ -292,6 +295,12 @@ def _delete(entry: Entry) -> int:
         if doomed.exists():
             shutil.rmtree(doomed, ignore_errors=True)
         os.rename(path, doomed)
+        # ensure_env leases first and then checks the path: a lease that came
+        # in just before the rename wins, and the environment goes back.
+        users = live_leases(path)
+        if users and not force:
+            os.rename(doomed, path)
+            raise _in_use(path, users)
     shutil.rmtree(doomed, ignore_errors=True)
     shutil.rmtree(lease_dir(path), ignore_errors=True)
     return entry.size

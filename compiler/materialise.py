@@ -28,7 +28,8 @@ from . import __version__, uv
 from .errors import ModelenvError
 from .fsutil import atomic_write
 from .host import Interpreter, inspect_interpreter
-from .lockfile import lock_path, parse_header
+from .leases import live_leases
+from .lockfile import lock_path, parse_header, sha256_text
 from .locking import Status, check_lock, compile_lock
 from .paths import Paths, display
 from .plan import Plan, make_plan
@@ -44,6 +45,7 @@ from .store import (
     read_record,
     request_key,
     resolve_python,
+    seal,
     stat_key,
 )
 
@@ -272,7 +274,7 @@ def _build(
         "key": key,
         "lock_source": lock_source,
         "lock_fingerprint": plan.fingerprint(),
-        "lock_sha256": _sha(lock_text),
+        "lock_sha256": sha256_text(lock_text),
         "base": {
             "executable": interp.executable,
             "version": interp.version,
@@ -287,32 +289,33 @@ def _build(
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     _trace("record")
-    atomic_write(staging / RECORD_NAME, json.dumps(record, indent=2) + "\n")
+    atomic_write(staging / RECORD_NAME, json.dumps(seal(record), indent=2) + "\n")
     return installed, reused
 
 
 def _revalidate(
     final: Path, plan: Plan, key: str, lock_text: str, *, skip_installed: bool
 ) -> Environment | None:
-    """Keep an environment whose host changed in ways that do not concern it.
+    """Keep an environment whose inputs changed in ways that do not concern it.
 
     A pip install into the base interpreter changes its site-packages' stat,
-    which sends every launch to the slow path. When the environment was built
-    from this very lock on this interpreter version and every package it
-    reuses from the host is still there at the same version, only the record's
-    view of the host is refreshed: no rebuild.
+    and a comment edited in a spec changes its bytes: either sends launches to
+    the slow path. When the environment was built from this very committed lock
+    on this interpreter, with the same site-packages and skip-installed
+    settings, and every package it reuses from the host is still there at the
+    same version, only its record is refreshed: no rebuild.
     """
     record = read_record(final)
     interp = plan.interpreter
     if record is None or interp is None or not env_python(final).exists():
         return None
-    skip = skip_installed and plan.spec.env.system_site_packages
+    system_site = plan.spec.env.system_site_packages
     base = record.get("base", {})
     if (
-        record.get("key") != key
-        or record.get("lock_source") != "committed"
-        or record.get("lock_sha256") != _sha(lock_text)
-        or record.get("skip_installed") != skip
+        record.get("lock_source") != "committed"
+        or record.get("lock_sha256") != sha256_text(lock_text)
+        or record.get("system_site_packages") != system_site
+        or record.get("skip_installed") != (skip_installed and system_site)
         or base.get("executable") != interp.executable
         or base.get("version") != interp.version
     ):
@@ -321,22 +324,20 @@ def _revalidate(
         name, _, version = pin.partition("==")
         have = interp.packages.get(name)
         if have is not None and name in plan.system:
-            have = have.split("+", 1)[0]
+            have = interp.version_of(name)
         if have != version:
             return None  # a package the environment borrows from the host changed
-    record = {
-        **record,
-        "base": {**base, "stat": stat_key(interp.executable)},
-        "host_site": [[p, stat_key(p)] for p in interp.site_packages],
-    }
+    record = seal(
+        {
+            **record,
+            "key": key,
+            "lock_fingerprint": plan.fingerprint(),
+            "base": {**base, "stat": stat_key(interp.executable)},
+            "host_site": [[p, stat_key(p)] for p in interp.site_packages],
+        }
+    )
     atomic_write(final / RECORD_NAME, json.dumps(record, indent=2) + "\n")
     return Environment(final, env_python(final), record)
-
-
-def _sha(text: str) -> str:
-    import hashlib
-
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _swap(staging: Path, final: Path) -> None:
@@ -349,6 +350,45 @@ def _swap(staging: Path, final: Path) -> None:
     os.rename(staging, final)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _refuse_if_in_use(final: Path) -> None:
+    """A rebuild replaces the environment's files: never under a running model."""
+    users = [pid for pid in live_leases(final) if pid != os.getpid()]
+    if users:
+        raise ModelenvError(
+            f"{display(final)} must be rebuilt, but process {', '.join(map(str, users))}"
+            " is using it",
+            hint="stop it and try again, or pass --force to rebuild under it",
+        )
+
+
+def _lock_text(
+    paths: Paths,
+    plan: Plan,
+    final: Path,
+    staging: Path,
+    *,
+    skip_installed: bool,
+    offline: bool,
+    force: bool,
+    say: Callable[[str], None],
+) -> tuple[str, str, str]:
+    """(lock text, "committed" or "local", why the committed lock did not apply)."""
+    committed, reason = _committed_lock(paths, plan)
+    if committed is not None:
+        return committed.read_text(encoding="utf-8"), "committed", ""
+    say(f"the committed lock does not apply: {reason}")
+    staging.mkdir()
+    try:
+        local = staging / ".local-lock.txt"
+        previous = final / LOCK_NAME
+        if previous.exists() and not force:
+            shutil.copyfile(previous, local)  # keep earlier local pins
+        _resolve_local(plan, local, skip_installed=skip_installed, offline=offline, say=say)
+        return local.read_text(encoding="utf-8"), "local", reason
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def ensure(
@@ -384,34 +424,25 @@ def ensure(
             current = find_current(paths, request, skip_installed=skip_installed)
             if current is not None:
                 return BuildReport.up_to_date(current)
-        committed, reason = _committed_lock(paths, plan)
-        if committed is not None and not force:
-            kept = _revalidate(
-                final,
-                plan,
-                key,
-                committed.read_text(encoding="utf-8"),
-                skip_installed=skip_installed,
-            )
+        staging = root / f".{interp.version}.build-{os.getpid()}"
+        lock_text, source, reason = _lock_text(
+            paths,
+            plan,
+            final,
+            staging,
+            skip_installed=skip_installed,
+            offline=offline,
+            force=force,
+            say=say,
+        )
+        if source == "committed" and not force:
+            kept = _revalidate(final, plan, key, lock_text, skip_installed=skip_installed)
             if kept is not None:
                 return BuildReport.up_to_date(kept, "revalidated")
-        staging = root / f".{interp.version}.build-{os.getpid()}"
+        existed = final.exists()
+        if existed and not force:
+            _refuse_if_in_use(final)
         try:
-            if committed is not None:
-                lock_text = committed.read_text(encoding="utf-8")
-                source = "committed"
-            else:
-                say(f"the committed lock does not apply: {reason}")
-                staging.mkdir()
-                local = staging / ".local-lock.txt"
-                previous = final / LOCK_NAME
-                if previous.exists() and not force:
-                    shutil.copyfile(previous, local)  # keep earlier local pins
-                _resolve_local(plan, local, skip_installed=skip_installed, offline=offline, say=say)
-                lock_text = local.read_text(encoding="utf-8")
-                shutil.rmtree(staging)
-                source = "local"
-            existed = final.exists()
             installed, reused = _build(
                 staging,
                 plan,
@@ -421,6 +452,8 @@ def ensure(
                 skip_installed=skip_installed,
                 offline=offline,
             )
+            if existed and not force:
+                _refuse_if_in_use(final)  # again: a lease may have come during the build
             _swap(staging, final)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

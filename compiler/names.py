@@ -32,6 +32,8 @@ def is_model_name(name: str) -> bool:
 
 def check_model_name(name: str, what: str = "model name") -> str | None:
     """Return why ``name`` is not a valid model/engine name, or None when it is."""
+    if what == "engine name" and name == "default":
+        return "'default' names the engine-less variant; give the engine another name"
     if is_model_name(name):
         return None
     if not name:

@@ -29,10 +29,11 @@ class Paths:
     ) -> Paths:
         """Explicit arguments, else ``MODELENV_*`` variables, else the defaults."""
         env = os.environ
+        # Absolute: VIRTUAL_ENV, PATH and records must not depend on the current folder.
         return cls(
-            specs=Path(specs or env.get("MODELENV_SPECS") or "specs"),
-            locks=Path(locks or env.get("MODELENV_LOCKS") or "locks"),
-            home=Path(home or env.get("MODELENV_HOME") or Path.home() / ".modelenv"),
+            specs=Path(specs or env.get("MODELENV_SPECS") or "specs").absolute(),
+            locks=Path(locks or env.get("MODELENV_LOCKS") or "locks").absolute(),
+            home=Path(home or env.get("MODELENV_HOME") or Path.home() / ".modelenv").absolute(),
         )
 
     def spec_path(self, model: str) -> Path:
@@ -50,7 +51,12 @@ def spec_files(folder: Path) -> list[Path]:
     """Model spec files in ``folder``: ``*.toml`` not starting with ``_``, sorted."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.suffix == ".toml" and not p.name.startswith("_"))
+    # Not "_engines.toml", not dotfiles (editor locks such as ".#m.toml"), only files.
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.suffix == ".toml" and not p.name.startswith(("_", ".")) and p.is_file()
+    )
 
 
 def display(path: Path | str) -> str:

@@ -16,13 +16,14 @@ from pathlib import Path
 
 from . import indexes
 from .errors import ModelenvError, UsageError
-from .host import Interpreter, find_interpreter, running_xy
+from .host import Interpreter, find_interpreter
 from .merge import Layer, Merged, Requirement, merge
 from .names import did_you_mean
 from .paths import Paths, display
 from .request import Request
 from .requirements import Kind
 from .spec import Engines, Overrides, Spec, load_engines, load_overrides, load_spec
+from .store import select_python
 
 __all__ = ["FINGERPRINT_SCHEME", "Plan", "load_model", "make_plan", "pick_python"]
 
@@ -127,21 +128,15 @@ def _load_spec_cached(path: Path, _mtime: int, _size: int, _ino: int, engines: E
     return load_spec(path, engines)
 
 
-def pick_python(spec: Spec, requested: str | None) -> str:
-    """The Python X.Y to use: the request, else the running one when the spec lists
-    it (or lists none), else the newest the spec lists."""
+def pick_python(spec: Spec, requested: str | None, preferred: str | None = None) -> str:
+    """The Python X.Y to use (see store.select_python); a requested version the
+    spec does not list is a usage error."""
     listed = list(spec.env.python)
-    if requested:
-        if listed and requested not in listed:
-            raise UsageError(
-                f"model {spec.name!r} lists Python {', '.join(listed)} (env.python),"
-                f" not {requested}"
-            )
-        return requested
-    here = running_xy()
-    if not listed or here in listed:
-        return here
-    return max(listed, key=lambda v: tuple(int(p) for p in v.split(".")))
+    if requested and listed and requested not in listed:
+        raise UsageError(
+            f"model {spec.name!r} lists Python {', '.join(listed)} (env.python), not {requested}"
+        )
+    return select_python(listed, requested, preferred)
 
 
 def _layers(spec: Spec, spec_path: Path, engines: Engines, engine: str | None) -> list[Layer]:
@@ -223,10 +218,12 @@ def make_plan(
     merged = merge(layers)
 
     python = request.python
-    if python is None and overrides is not None:
+    preferred = None
+    if overrides is not None:
         section = overrides.models.get(spec.name)
-        python = (section.python if section else None) or overrides.global_.python
-    python = pick_python(spec, python)
+        python = python or (section.python if section else None)
+        preferred = overrides.global_.python
+    python = pick_python(spec, python, preferred)
 
     warnings: list[str] = []
     interpreter: Interpreter | None = None

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import functools
-import json
-import re
 from typing import Any
 
 import jinja2
 
+from .tomlfmt import toml_key, toml_string
+
 __all__ = ["render"]
-
-
-def _toml_string(value: str) -> str:
-    # A JSON string is a valid TOML basic string for every character we emit.
-    return json.dumps(value, ensure_ascii=False)
 
 
 @functools.cache
@@ -27,8 +22,8 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,
     )
-    env.filters["toml"] = _toml_string
-    env.tests["bare_key"] = lambda s: re.fullmatch(r"[A-Za-z0-9_-]+", s) is not None
+    env.filters["toml"] = toml_string
+    env.filters["toml_key"] = toml_key
     return env
 
 

@@ -6,12 +6,35 @@ Light on purpose (no pydantic): ``ensure_env`` builds one on the launch path.
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import indexes
+from .errors import UsageError
 
 __all__ = ["Request", "add_request_options", "request_from_args"]
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_PYTHON = re.compile(r"^3\.(0|[1-9][0-9]*)$")
+
+
+def check_request(
+    model: str, engine: str | None, python: str | None, packages: object = ()
+) -> None:
+    """Refuse names that could leave the specs folder or the home, and Python
+    versions that are not X.Y, before anything touches the disk (the launch
+    path calls this too, so it stays light)."""
+    for what, value in (("model", model), ("engine", engine)):
+        if value is not None and (not _NAME.match(value) or ".." in value):
+            raise UsageError(
+                f"invalid {what} name {value!r}: letters, digits, '.', '_' and '-' only"
+            )
+    if python is not None and not _PYTHON.match(python):
+        raise UsageError(f"invalid Python version {python!r}: expected X.Y, for example 3.11")
+    if isinstance(packages, str):
+        raise UsageError("packages must be a list of requirements, not one string")
 
 
 @dataclass(frozen=True)
@@ -65,6 +88,7 @@ def add_request_options(parser: argparse.ArgumentParser, *, overrides: bool = Tr
 
 def request_from_args(args: argparse.Namespace, model: str) -> Request:
     overrides = getattr(args, "overrides", None)
+    check_request(model, args.engine, args.python)
     return Request(
         model=model,
         engine=args.engine,

@@ -328,6 +328,10 @@ def _problems_from(
             # "Input should be a valid string" -> "expected a string, got 3 (integer)"
             msg = err["msg"].replace("Input should be a valid ", "expected a ")
             msg = msg.replace("Input should be ", "expected ")
+            # Say it in TOML's words, not Python's.
+            msg = re.sub(r"a dictionary or instance of \w+|a dictionary", "a table", msg)
+            msg = msg.replace("a tuple", "an array").replace("a list", "an array")
+            msg = msg.replace(", unable to interpret input", "")
             msg = re.sub(r"^Value error, ", "", msg)
             problems.append(
                 Problem(shown, _field_path(loc), f"{msg}, got {_describe(err['input'])}")

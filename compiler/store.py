@@ -87,13 +87,28 @@ def _read(path: Path | None) -> bytes:
         return b"-"
 
 
+def _digest(body: dict[str, Any]) -> str:
+    blob = json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
+def seal(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with its checksum: a record edited by hand is then invalid."""
+    body = {k: v for k, v in record.items() if k != "checksum"}
+    return {**body, "checksum": _digest(body)}
+
+
 def read_record(path: Path) -> dict[str, Any] | None:
-    """The record of the environment at ``path``, or None when missing or invalid."""
+    """The record of the environment at ``path``, or None when missing, invalid or
+    edited by hand (its checksum no longer matches)."""
     try:
         data = json.loads((path / RECORD_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
+        return None
+    body = {k: v for k, v in data.items() if k != "checksum"}
+    if data.get("checksum") != _digest(body):
         return None
     return data
 
@@ -111,10 +126,24 @@ def _xy_sort_key(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", version))
 
 
-def choose_python(spec_bytes: bytes, requested: str | None) -> str | None:
-    """The X.Y to use, from the raw spec (mirrors plan.pick_python; None when unsure)."""
+def select_python(listed: list[str], requested: str | None, preferred: str | None) -> str:
+    """The X.Y to use: the request; else the preferred one (overrides' [global])
+    when the spec allows it; else the running one when the spec lists it (or
+    lists none); else the newest the spec lists."""
     if requested:
         return requested
+    if preferred and (not listed or preferred in listed):
+        return preferred
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    if not listed or here in listed:
+        return here
+    return str(max(listed, key=_xy_sort_key))
+
+
+def choose_python(
+    spec_bytes: bytes, requested: str | None, preferred: str | None = None
+) -> str | None:
+    """:func:`select_python` from the raw spec; None when the spec cannot be read."""
     try:
         data = tomllib.loads(spec_bytes.decode("utf-8"))
         listed = data.get("env", {}).get("python", [])
@@ -122,10 +151,7 @@ def choose_python(spec_bytes: bytes, requested: str | None) -> str | None:
         return None
     if not isinstance(listed, list) or not all(isinstance(v, str) for v in listed):
         return None
-    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    if not listed or here in listed:
-        return here
-    return str(max(listed, key=_xy_sort_key))
+    return select_python(listed, requested, preferred)
 
 
 def _overrides_file(paths: Paths, request: Request) -> Path | None:
@@ -137,17 +163,22 @@ def _overrides_file(paths: Paths, request: Request) -> Path | None:
     return default if default.is_file() else None
 
 
-def _overrides_python(path: Path | None, model: str) -> str | None:
+def _overrides_python(path: Path | None, model: str) -> tuple[str | None, str | None]:
+    """(the model's python, the [global] python) from the overrides file."""
     if path is None:
-        return None
+        return None, None
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    for section in (data.get("models", {}).get(model, {}), data.get("global", {})):
-        if isinstance(section, dict) and isinstance(section.get("python"), str):
-            return str(section["python"])
-    return None
+        return None, None
+    # A malformed file is left to the slow path, which reports it properly.
+    models = data.get("models")
+    sections = [models.get(model) if isinstance(models, dict) else None, data.get("global")]
+    found = [
+        str(s["python"]) if isinstance(s, dict) and isinstance(s.get("python"), str) else None
+        for s in sections
+    ]
+    return found[0], found[1]
 
 
 def request_key(paths: Paths, request: Request, python: str, *, skip_installed: bool) -> str:
@@ -181,8 +212,8 @@ def request_key(paths: Paths, request: Request, python: str, *, skip_installed: 
 
 def resolve_python(paths: Paths, request: Request) -> str | None:
     spec_bytes = _read(paths.spec_path(request.model))
-    python = request.python or _overrides_python(_overrides_file(paths, request), request.model)
-    return choose_python(spec_bytes, python)
+    model_python, global_python = _overrides_python(_overrides_file(paths, request), request.model)
+    return choose_python(spec_bytes, request.python or model_python, global_python)
 
 
 def is_current(path: Path, record: dict[str, Any] | None, key: str) -> bool:

@@ -79,10 +79,24 @@ class UvResult:
         return self.returncode == 0
 
 
+# Variables that would change what a resolution picks without showing in the
+# lock's inputs: a lock must come out the same on every machine.
+_RESOLUTION_VARS = (
+    "UV_RESOLUTION",
+    "UV_PRERELEASE",
+    "UV_OVERRIDE",
+    "UV_CONSTRAINT",
+    "UV_BUILD_CONSTRAINT",
+    "UV_EXCLUDE_NEWER",
+    "UV_TORCH_BACKEND",
+    "UV_FORK_STRATEGY",
+)
+
+
 def _environment(extra: Mapping[str, str] | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _INDEX_VARS}
+    drop = set(_INDEX_VARS) | set(_RESOLUTION_VARS)
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     env.setdefault("UV_NO_PROGRESS", "1")
-    # The tests' hook to kill a build at a chosen moment; harmless otherwise.
     if extra:
         env.update(extra)
     return env
@@ -139,6 +153,8 @@ def compile_command(
         "--generate-hashes",
         "--no-header",
         "--quiet",
+        # uv.toml files could change the resolution unseen (resolution = "lowest").
+        "--no-config",
     ]
     if constraints:
         args += ["--constraints", constraints]

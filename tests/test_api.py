@@ -11,6 +11,7 @@ import pytest
 
 import compiler
 import compiler.uv
+from compiler import leases
 from compiler.errors import ModelenvError, UsageError
 from compiler.store import Environment
 
@@ -233,14 +234,25 @@ def test_a_new_process_sees_host_changes(
         "env = compiler.ensure_env('m')\n"
         "print(env.record['installed'], env.record['reused'])\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=model,
-        env=os.environ.copy(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+
+    def fresh_process() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=model,
+            env=os.environ.copy(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    # While this process (the "server") still holds its lease, nobody rebuilds
+    # the environment under it.
+    proc = fresh_process()
+    assert proc.returncode != 0
+    assert f"must be rebuilt, but process {os.getpid()} is using it" in proc.stderr
+    # Once it is done with it, a fresh process rebuilds it correctly.
+    leases.release(leases.lease_dir(env.path) / str(os.getpid()))
+    proc = fresh_process()
     assert proc.returncode == 0, proc.stderr
     assert "alpha==1.0.0" in proc.stdout.split("]")[0]
     assert version_in(env_dir(), "alpha") == "1.0.0"

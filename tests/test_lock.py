@@ -380,7 +380,13 @@ def test_one_failure_does_not_stop_the_others(
 
 
 def test_usage_errors(capsys: pytest.CaptureFixture[str], project: Path) -> None:
-    assert run_cli(capsys, "lock") == (2, "", "modelenv: error: no specs in specs\n")
+    assert run_cli(capsys, "lock") == (
+        2,
+        "",
+        "modelenv: error: no specs in specs\n  hint: run from the project, or pass --specs DIR\n",
+    )
+    # The offline gate too: a wrong folder must not pass.
+    assert run_cli(capsys, "lock", "--check")[0] == 2
     spec(project, ["gamma"])
     assert run_cli(capsys, "lock", "--jobs", "0") == (
         2,
@@ -432,7 +438,7 @@ def test_lock_with_system_entry_and_no_interpreter(
     text = path.read_text()
     assert "#   #system_gamma# -> gamma   (specs/m.toml [env])" in text
     assert (
-        "# host versions used for #system_NAME# entries (no base interpreter found):\n"
+        "# host versions used for #system_NAME# entries (no interpreter found):\n"
         "#   gamma: not installed (left unpinned)\n"
     ) in text
     assert '# modelenv-system: {"gamma": null}' in text
@@ -710,6 +716,7 @@ def test_compile_command_minimal() -> None:
         "--generate-hashes",
         "--no-header",
         "--quiet",
+        "--no-config",
     ]
 
 
@@ -736,6 +743,7 @@ def test_compile_command_everything() -> None:
         "--generate-hashes",
         "--no-header",
         "--quiet",
+        "--no-config",
         "--constraints",
         "m.constraints.txt",
         "--exclude-newer",

@@ -26,7 +26,7 @@ import compiler.manage as manage
 import compiler.uv
 from compiler import leases
 from compiler.manage import format_size, parse_size
-from compiler.store import LOCK_NAME, RECORD_NAME
+from compiler.store import LOCK_NAME, RECORD_NAME, seal
 
 from .conftest import run_cli, write_spec
 from .test_materialise import SPEC, XY, XYZ, idx, make_base
@@ -113,7 +113,7 @@ def hand_made_v4(
     installed: tuple[str, ...] = ("alpha==1.0.0",),
     reused: tuple[str, ...] = (),
 ) -> Path:
-    """A v4 directory with a valid record (format 1) and ``payload`` bytes of data."""
+    """A v4 directory with a valid (sealed) record and ``payload`` bytes of data."""
     path = v4(model, version, engine, root)
     record = {
         "format": 1,
@@ -128,7 +128,7 @@ def hand_made_v4(
         path,
         {
             "lib/data.bin": os.urandom(payload),
-            RECORD_NAME: json.dumps(record),
+            RECORD_NAME: json.dumps(seal(record)),
         },
     )
 

@@ -182,7 +182,7 @@ def test_unknown_key(
     [
         pytest.param(
             '[env]\npackages = "x"\n',
-            ["specs/m.toml: env.packages: expected a tuple, got 'x' (string)"],
+            ["specs/m.toml: env.packages: expected an array, got 'x' (string)"],
             id="packages-string",
         ),
         pytest.param(
@@ -208,7 +208,7 @@ def test_unknown_key(
         ),
         pytest.param(
             '[env]\npython = 3.11\npackages = ["a"]\n',
-            ["specs/m.toml: env.python: expected a tuple, got 3.11 (float)"],
+            ["specs/m.toml: env.python: expected an array, got 3.11 (float)"],
             id="python-not-a-list",
         ),
         pytest.param(
@@ -228,12 +228,12 @@ def test_unknown_key(
         ),
         pytest.param(
             '[env]\npackages = ["a"]\n\n[env.index]\nextra_urls = "https://x"\n',
-            ["specs/m.toml: env.index.extra_urls: expected a tuple, got 'https://x' (string)"],
+            ["specs/m.toml: env.index.extra_urls: expected an array, got 'https://x' (string)"],
             id="extra_urls",
         ),
         pytest.param(
             '[engines.vllm]\npackages = "vllm"\n',
-            ["specs/m.toml: engines.vllm.packages: expected a tuple, got 'vllm' (string)"],
+            ["specs/m.toml: engines.vllm.packages: expected an array, got 'vllm' (string)"],
             id="engine-packages-string",
         ),
     ],
@@ -252,7 +252,7 @@ def test_model_name_wrong_type(project: Path, capsys: pytest.CaptureFixture[str]
 
 def test_engines_not_a_table(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (project / "specs" / "m.toml").write_text('engines = 3\n\n[model]\nname = "m"\n')
-    expect_invalid(capsys, ["specs/m.toml: engines: expected a dictionary, got 3 (integer)"])
+    expect_invalid(capsys, ["specs/m.toml: engines: expected a table, got 3 (integer)"])
 
 
 def test_model_table_missing(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -691,7 +691,7 @@ def test_no_packages(project: Path, capsys: pytest.CaptureFixture[str], body: st
         ),
         pytest.param(
             'index = "https://pypi.org/simple"\n',
-            "specs/m.toml: env.index: expected a dictionary or instance of IndexSection,"
+            "specs/m.toml: env.index: expected a table,"
             " got 'https://pypi.org/simple' (string)",
             id="index-not-a-table",
         ),
@@ -840,7 +840,7 @@ def test_full_spec_is_valid(project: Path, capsys: pytest.CaptureFixture[str]) -
         pytest.param(
             'vllm = "vllm>=0.11"\n',
             [
-                "specs/_engines.toml: vllm: expected a dictionary or instance of EngineDefaults,"
+                "specs/_engines.toml: vllm: expected a table,"
                 " got 'vllm>=0.11' (string)"
             ],
             id="not-a-table",
@@ -863,7 +863,7 @@ def test_engines_file_problems_and_spec_problems_together(
     write_spec(project, "m", '[env]\npackages = "x"\n')
     code, out, err = validate(capsys)
     assert out == [
-        "specs/m.toml: env.packages: expected a tuple, got 'x' (string)",
+        "specs/m.toml: env.packages: expected an array, got 'x' (string)",
         "specs/_engines.toml: vllm.packges: unknown key 'packges' (did you mean 'packages'?)",
     ]
     assert err == summary(2, 2, 2)
@@ -910,7 +910,7 @@ def test_bad_files_among_good_ones(project: Path, capsys: pytest.CaptureFixture[
     write_spec(project, "d-bad", "")
     code, out, err = validate(capsys)
     assert out == [
-        "specs/b-bad.toml: env.packages: expected a tuple, got 'x' (string)",
+        "specs/b-bad.toml: env.packages: expected an array, got 'x' (string)",
         NO_PACKAGES.replace("specs/m.toml", "specs/d-bad.toml"),
     ]
     assert err == "2 of 5 files invalid (2 problems)\n"
@@ -1010,7 +1010,7 @@ def test_specs_from_environment(
     (other / "x.toml").write_text('[model]\nname = "x"\n\n[env]\npackages = "a"\n')
     monkeypatch.setenv("MODELENV_SPECS", "elsewhere")
     code, out, err = validate(capsys)
-    assert out == ["elsewhere/x.toml: env.packages: expected a tuple, got 'a' (string)"]
+    assert out == ["elsewhere/x.toml: env.packages: expected an array, got 'a' (string)"]
     assert (code, err) == (1, "1 of 1 file invalid (1 problem)\n")
 
 
@@ -1084,16 +1084,16 @@ def test_no_traceback_on_strange_input(project: Path, capsys: pytest.CaptureFixt
     (specs / "folder.toml").mkdir()
     code, out, err = validate(capsys)
     assert out == [
-        "specs/array-of-tables.toml: model: expected a dictionary or instance of ModelSection,"
+        "specs/array-of-tables.toml: model: expected a table,"
         " got [{'name': 'x'}] (array)",
         "specs/binary.toml: not UTF-8 text (byte 128)",
         "specs/deep.toml: invalid TOML: nested too deeply",
         "specs/empty.toml: model: required key is missing",
-        "specs/engines-array.toml: engines: expected a dictionary, got [{'name': 'vllm'}] (array)",
-        "specs/folder.toml: cannot read: Is a directory",
+        "specs/engines-array.toml: engines: expected a table, got [{'name': 'vllm'}] (array)",
         "specs/odd-keys.toml: env.\"we ird\": unknown key 'we ird'",
     ]
-    assert (code, err) == (1, "7 of 8 files invalid (7 problems)\n")
+    # A folder named folder.toml is not a spec: it is not listed at all.
+    assert (code, err) == (1, "6 of 7 files invalid (6 problems)\n")
 
 
 # --- pydantic models and entries -------------------------------------------------------

@@ -71,7 +71,8 @@ def check_environment(path: Path, record: dict[str, Any]) -> list[str]:
     from packaging.markers import Marker
 
     from .. import uv
-    from ..lockfile import body_of
+    from ..errors import ModelenvError
+    from ..lockfile import body_of, sha256_text
     from ..materialise import parse_lock_body
     from ..store import LOCK_NAME, env_python
 
@@ -87,15 +88,25 @@ def check_environment(path: Path, record: dict[str, Any]) -> list[str]:
         lock_text = (path / LOCK_NAME).read_text(encoding="utf-8")
     except OSError:
         return [*problems, f"its lock copy {LOCK_NAME} is missing"]
+    if record.get("lock_sha256") not in (None, sha256_text(lock_text)):
+        return [
+            *problems,
+            f"its lock copy {LOCK_NAME} was changed after the build:"
+            " 'modelenv create --force' rebuilds it",
+        ]
+    try:
+        locked = parse_lock_body(body_of(lock_text))
+    except ModelenvError as exc:
+        return [*problems, f"its lock copy {LOCK_NAME} is unreadable: {exc.message}"]
     prefix = str(Path(seen["prefix"]).resolve())
-    for pkg in parse_lock_body(body_of(lock_text)):
+    for pkg in locked:
         head = pkg.text.splitlines()[0].rstrip("\\").strip()
         if ";" in head and not Marker(head.split(";", 1)[1].strip()).evaluate(seen["markers"]):
             continue
         found = seen["packages"].get(pkg.name)
         if found is None:
-            locked = f"locked at {pkg.version}" if pkg.version else "locked (direct URL)"
-            problems.append(f"{pkg.name}: {locked}, not installed")
+            pinned = f"locked at {pkg.version}" if pkg.version else "locked (direct URL)"
+            problems.append(f"{pkg.name}: {pinned}, not installed")
             continue
         version, location = found
         where = (

@@ -99,13 +99,17 @@ def _targets(paths: Paths, args: argparse.Namespace) -> list[tuple[Target, Plan]
     """Every (model, engine, python) asked for, with its plan (no host inspection yet)."""
     from ..errors import UsageError
     from ..locking import Target
+    from ..paths import display
     from ..plan import load_model, make_plan
     from ..request import Request
     from ..spec import SpecError
 
     models = args.models or paths.model_names()
-    if not models and not args.check:
-        raise UsageError(f"no specs in {paths.specs}")
+    if not models:
+        # Also for --check: a wrong folder must not turn the CI gate green.
+        raise UsageError(
+            f"no specs in {display(paths.specs)}", hint="run from the project, or pass --specs DIR"
+        )
     out = []
     problems = []
     for model in models:
