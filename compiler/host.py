@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ModelenvError, UsageError
+from .paths import version_key
 
 __all__ = ["Interpreter", "find_interpreter", "inspect_interpreter", "running_xy"]
 
@@ -169,16 +170,12 @@ def _uv_python_find(xy: str) -> str | None:
     return out if proc.returncode == 0 and out else None
 
 
-def _version_key(name: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", name))
-
-
 def _pyenv_pythons(xy: str) -> list[str]:
     root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
     if not root.is_dir():
         return []
     pattern = re.compile(rf"^{re.escape(xy)}\.\d+$")
-    versions = sorted((d.name for d in root.iterdir() if pattern.match(d.name)), key=_version_key)
+    versions = sorted((d.name for d in root.iterdir() if pattern.match(d.name)), key=version_key)
     out = []
     for version in reversed(versions):
         exe = root / version / "bin" / f"python{xy}"

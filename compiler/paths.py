@@ -6,10 +6,11 @@ Kept free of heavy imports: the launch-time fast path uses it.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ENGINES_FILE", "Paths", "display", "spec_files"]
+__all__ = ["ENGINES_FILE", "Paths", "display", "spec_files", "version_key"]
 
 ENGINES_FILE = "_engines.toml"
 
@@ -45,6 +46,11 @@ class Paths:
 
     def model_names(self) -> list[str]:
         return [p.stem for p in spec_files(self.specs)]
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """Sort key for "3.10" < "3.11" < "3.11.7" (numbers, not text)."""
+    return tuple(int(p) for p in re.findall(r"\d+", version))
 
 
 def spec_files(folder: Path) -> list[Path]:

@@ -23,7 +23,7 @@ from .paths import Paths, display
 from .request import Request
 from .requirements import Kind
 from .spec import Engines, Overrides, Spec, load_engines, load_overrides, load_spec
-from .store import select_python
+from .store import overrides_file, select_python
 
 __all__ = ["FINGERPRINT_SCHEME", "Plan", "load_model", "make_plan", "pick_python"]
 
@@ -157,14 +157,10 @@ def _layers(spec: Spec, spec_path: Path, engines: Engines, engine: str | None) -
 
 
 def _overrides_path(paths: Paths, request: Request) -> Path | None:
-    if not request.use_overrides:
-        return None
-    if request.overrides is not None:
-        if not request.overrides.is_file():
-            raise UsageError(f"overrides file {display(request.overrides)} does not exist")
-        return request.overrides
-    default = paths.home / "overrides.toml"
-    return default if default.is_file() else None
+    path = overrides_file(paths, request)
+    if path is not None and not path.is_file():
+        raise UsageError(f"overrides file {display(path)} does not exist")
+    return path
 
 
 def _check_engine(spec: Spec, engine: str | None) -> str | None:

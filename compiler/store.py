@@ -15,14 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .lockfile import lock_path
-from .paths import Paths
+from .paths import Paths, version_key
 from .request import Request
 
 __all__ = [
@@ -122,10 +121,6 @@ def stat_key(path: str | Path) -> list[int] | None:
     return [st.st_ino, st.st_size, st.st_mtime_ns]
 
 
-def _xy_sort_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", version))
-
-
 def select_python(listed: list[str], requested: str | None, preferred: str | None) -> str:
     """The X.Y to use: the request; else the preferred one (overrides' [global])
     when the spec allows it; else the running one when the spec lists it (or
@@ -137,7 +132,7 @@ def select_python(listed: list[str], requested: str | None, preferred: str | Non
     here = f"{sys.version_info[0]}.{sys.version_info[1]}"
     if not listed or here in listed:
         return here
-    return str(max(listed, key=_xy_sort_key))
+    return str(max(listed, key=version_key))
 
 
 def choose_python(
@@ -154,7 +149,7 @@ def choose_python(
     return select_python(listed, requested, preferred)
 
 
-def _overrides_file(paths: Paths, request: Request) -> Path | None:
+def overrides_file(paths: Paths, request: Request) -> Path | None:
     if not request.use_overrides:
         return None
     if request.overrides is not None:
@@ -189,7 +184,7 @@ def request_key(paths: Paths, request: Request, python: str, *, skip_installed: 
     """
     engine = request.engine or "default"
     h = hashlib.sha256()
-    overrides = _overrides_file(paths, request)
+    overrides = overrides_file(paths, request)
     parts: list[bytes] = [
         f"record-{RECORD_FORMAT}".encode(),
         request.model.encode(),
@@ -212,7 +207,7 @@ def request_key(paths: Paths, request: Request, python: str, *, skip_installed: 
 
 def resolve_python(paths: Paths, request: Request) -> str | None:
     spec_bytes = _read(paths.spec_path(request.model))
-    model_python, global_python = _overrides_python(_overrides_file(paths, request), request.model)
+    model_python, global_python = _overrides_python(overrides_file(paths, request), request.model)
     return choose_python(spec_bytes, request.python or model_python, global_python)
 
 
@@ -243,7 +238,7 @@ def find_current(paths: Paths, request: Request, *, skip_installed: bool) -> Env
     prefix = python + "."
     candidates = sorted(
         (n for n in names if n.startswith(prefix) and n[len(prefix) :].isdigit()),
-        key=_xy_sort_key,
+        key=version_key,
         reverse=True,
     )
     for name in candidates:
