@@ -11,7 +11,17 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LockHeader", "body_of", "lock_path", "read_header", "sha256_text"]
+from .errors import ModelenvError
+
+__all__ = [
+    "LockHeader",
+    "LockedPackage",
+    "body_of",
+    "lock_path",
+    "parse_lock_body",
+    "read_header",
+    "sha256_text",
+]
 
 _PREFIX = "# modelenv-"
 
@@ -69,3 +79,41 @@ def read_header(path: Path) -> tuple[LockHeader | None, str]:
     """(header or None when it is missing or malformed, the whole text); raises OSError."""
     text = path.read_text(encoding="utf-8")
     return parse_header(text), text
+
+
+@dataclass(frozen=True)
+class LockedPackage:
+    name: str  # canonical
+    version: str
+    text: str  # the whole block, hashes included
+
+
+def parse_lock_body(body: str) -> list[LockedPackage]:
+    """The ``name==version`` (or ``name @ url``) blocks of a uv lock, with their hash lines."""
+    from packaging.utils import canonicalize_name
+
+    blocks: list[list[str]] = []
+    for line in body.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if line[0].isspace() and blocks:
+            blocks[-1].append(line)
+        else:
+            blocks.append([line])
+    out = []
+    for block in blocks:
+        head = block[0].split(" ;")[0].strip().rstrip("\\").strip()
+        if " @ " in head:
+            # A direct URL: no version to compare, so it is always installed.
+            name, version = head.split(" @ ", 1)[0], ""
+        else:
+            name, sep, version = head.partition("==")
+            if not sep:
+                raise ModelenvError(
+                    f"unexpected line in a lock: {block[0]!r}",
+                    hint="regenerate the lock with 'modelenv lock'",
+                )
+        out.append(
+            LockedPackage(canonicalize_name(name.strip()), version.strip(), "\n".join(block))
+        )
+    return out

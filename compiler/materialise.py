@@ -29,7 +29,7 @@ from .errors import ModelenvError
 from .fsutil import atomic_write
 from .host import Interpreter, inspect_interpreter
 from .leases import live_leases
-from .lockfile import lock_path, parse_header, sha256_text
+from .lockfile import lock_path, parse_header, parse_lock_body, sha256_text
 from .locking import Status, check_lock, compile_lock
 from .paths import Paths, display
 from .plan import Plan, make_plan
@@ -49,7 +49,7 @@ from .store import (
     stat_key,
 )
 
-__all__ = ["BuildReport", "ensure", "parse_lock_body"]
+__all__ = ["BuildReport", "ensure"]
 
 # Tests set this to a file path; the build process then writes each step's name
 # there before doing it, so that a test can SIGKILL it at a chosen moment.
@@ -69,44 +69,6 @@ class BuildReport:
     def up_to_date(cls, env: Environment, action: str = "up to date") -> BuildReport:
         record = env.record
         return cls(env, action, record.get("lock_source", ""), "", 0, len(record.get("reused", [])))
-
-
-@dataclass(frozen=True)
-class LockedPackage:
-    name: str  # canonical
-    version: str
-    text: str  # the whole block, hashes included
-
-
-def parse_lock_body(body: str) -> list[LockedPackage]:
-    """The ``name==version`` (or ``name @ url``) blocks of a uv lock, with their hash lines."""
-    from packaging.utils import canonicalize_name
-
-    blocks: list[list[str]] = []
-    for line in body.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        if line[0].isspace() and blocks:
-            blocks[-1].append(line)
-        else:
-            blocks.append([line])
-    out = []
-    for block in blocks:
-        head = block[0].split(" ;")[0].strip().rstrip("\\").strip()
-        if " @ " in head:
-            # A direct URL: no version to compare, so it is always installed.
-            name, version = head.split(" @ ", 1)[0], ""
-        else:
-            name, sep, version = head.partition("==")
-            if not sep:
-                raise ModelenvError(
-                    f"unexpected line in a lock: {block[0]!r}",
-                    hint="regenerate the lock with 'modelenv lock'",
-                )
-        out.append(
-            LockedPackage(canonicalize_name(name.strip()), version.strip(), "\n".join(block))
-        )
-    return out
 
 
 def _trace(step: str) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.materialise import parse_lock_body
+from compiler.lockfile import parse_lock_body
 
 from .conftest import run_cli, write_spec
 from .wheels import make_wheel

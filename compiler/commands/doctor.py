@@ -72,8 +72,7 @@ def check_environment(path: Path, record: dict[str, Any]) -> list[str]:
 
     from .. import uv
     from ..errors import ModelenvError
-    from ..lockfile import body_of, sha256_text
-    from ..materialise import parse_lock_body
+    from ..lockfile import body_of, parse_lock_body, sha256_text
     from ..store import LOCK_NAME, env_python
 
     problems = []
