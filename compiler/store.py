@@ -37,7 +37,7 @@ __all__ = [
 
 RECORD_NAME = "modelenv-record.json"
 LOCK_NAME = "modelenv-lock.txt"
-RECORD_FORMAT = 1
+RECORD_FORMAT = 2  # 2: records carry a checksum
 LAYOUT = "v4"
 
 if sys.version_info >= (3, 11):

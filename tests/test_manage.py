@@ -26,7 +26,7 @@ import compiler.manage as manage
 import compiler.uv
 from compiler import leases
 from compiler.manage import format_size, parse_size
-from compiler.store import LOCK_NAME, RECORD_NAME, seal
+from compiler.store import LOCK_NAME, RECORD_FORMAT, RECORD_NAME, seal
 
 from .conftest import run_cli, write_spec
 from .test_materialise import SPEC, XY, XYZ, idx, make_base
@@ -116,7 +116,7 @@ def hand_made_v4(
     """A v4 directory with a valid (sealed) record and ``payload`` bytes of data."""
     path = v4(model, version, engine, root)
     record = {
-        "format": 1,
+        "format": RECORD_FORMAT,
         "model": model,
         "engine": engine,
         "python": version.rsplit(".", 1)[0],

@@ -623,7 +623,7 @@ def test_an_invalid_record_is_never_used(
     elif damage == "not json":
         path.write_text(path.read_text()[:-20])
     else:
-        path.write_text(path.read_text().replace('"format": 1', '"format": 99'))
+        path.write_text(path.read_text().replace('"format": 2', '"format": 99'))
     assert read_record(built) is None
     code, _out, err = create(capfd, wheelhouse)
     assert code == 0, err
