@@ -13,7 +13,7 @@ no uv, no resolution, no pydantic or jinja2 import.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import leases
@@ -22,7 +22,7 @@ from .paths import Paths
 from .request import Request, check_request
 from .store import Environment, find_current
 
-__all__ = ["Environment", "enabled", "ensure_env", "skip_installed_default"]
+__all__ = ["Environment", "acquire", "enabled", "ensure_env", "skip_installed_default"]
 
 
 def _flag(var: str, default: bool) -> bool:
@@ -72,20 +72,32 @@ def ensure_env(
         overrides=Path(overrides) if overrides is not None else None,
     )
     skip = skip_installed_default(skip_installed)
-    env: Environment | None = None
-    for _attempt in range(3):
-        env = find_current(paths, request, skip_installed=skip)
-        if env is None:
-            from .materialise import ensure
 
-            env = ensure(paths, request, skip_installed=skip).environment
-        # The caller runs the model from here on: a lease for this process keeps
-        # remove and gc away until it exits; the record's mtime marks the use.
-        leases.take(env.path)
-        # remove/gc may have taken the environment between the lookup and the
-        # lease; they check leases after renaming it away, so look once more.
+    def lookup() -> Environment:
+        env = find_current(paths, request, skip_installed=skip)
+        if env is not None:
+            return env
+        from .materialise import ensure
+
+        return ensure(paths, request, skip_installed=skip).environment
+
+    # The caller runs the model from here on: its lease keeps remove and gc
+    # away until this process exits.
+    return acquire(lookup)[0]
+
+
+def acquire(lookup: Callable[[], Environment]) -> tuple[Environment, Path]:
+    """The environment from ``lookup``, leased by this process: (it, the lease).
+
+    remove and gc may take an environment between the lookup and the lease;
+    they look at leases after renaming it away, so after taking the lease the
+    path is checked once more, and the lookup repeated if it went.
+    """
+    for _attempt in range(3):
+        env = lookup()
+        held = leases.take(env.path)
         if env.python.exists():
             leases.mark_used(env.path)
-            return env
-    assert env is not None
+            return env, held
+        leases.release(held)
     raise ModelenvError(f"{env.path} keeps disappearing: another process is removing it")

@@ -8,7 +8,13 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_write", "create_new", "temp_sibling"]
+__all__ = [
+    "atomic_write",
+    "create_new",
+    "remove_stale_temps",
+    "stale_temps",
+    "temp_sibling",
+]
 
 
 @contextlib.contextmanager
@@ -16,7 +22,11 @@ def temp_sibling(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
     """A temporary file beside ``path`` (same filesystem, so ``os.replace`` is atomic),
     removed on the way out unless it was moved into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    # The pid in the name lets a later run tell a dead writer's leftover (see
+    # remove_stale_temps) from a file another process is writing right now.
+    fd, name = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=suffix, dir=path.parent
+    )
     os.close(fd)
     tmp = Path(name)
     try:
@@ -70,3 +80,35 @@ def create_new(path: Path, text: str) -> bool:
         except FileExistsError:
             return False
     return True
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stale_temps(folder: Path, pattern: str = "**/.*.tmp") -> list[Path]:
+    """Temporary files under ``folder`` left by writers that died (a SIGKILL
+    between write and rename)."""
+    out = []
+    for tmp in sorted(folder.glob(pattern)):
+        parts = tmp.name.split(".")
+        # ".NAME.PID.RANDOM.tmp": the pid is the third field from the end.
+        pid = parts[-3] if len(parts) >= 4 else ""
+        if pid.isdigit() and not _pid_alive(int(pid)) and tmp.is_file():
+            out.append(tmp)
+    return out
+
+
+def remove_stale_temps(folder: Path) -> list[Path]:
+    removed = []
+    for tmp in stale_temps(folder):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+            removed.append(tmp)
+    return removed

@@ -116,7 +116,7 @@ def find_interpreter(xy: str, base_python: str | None = None) -> Interpreter:
     base_python = base_python or os.environ.get("MODELENV_BASE_PYTHON") or None
     if base_python:
         path = shutil.which(base_python) or base_python
-        if not Path(path).exists():
+        if not os.path.exists(path):
             raise UsageError(f"base interpreter {base_python} does not exist")
         interp = inspect_interpreter(path)
         if interp.xy != xy:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 from .store import RECORD_NAME
 
-__all__ = ["lease", "lease_dir", "live_leases", "mark_used", "release", "take"]
+__all__ = ["lease_dir", "live_leases", "mark_used", "release", "take"]
 
 
 def lease_dir(env_path: Path) -> Path:
@@ -65,15 +64,6 @@ def take(env_path: Path, pid: int | None = None) -> Path:
 def release(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
-
-
-@contextlib.contextmanager
-def lease(env_path: Path) -> Iterator[None]:
-    path = take(env_path)
-    try:
-        yield
-    finally:
-        release(path)
 
 
 def live_leases(env_path: Path) -> list[int]:

@@ -111,7 +111,7 @@ def input_fingerprint(plan: Plan) -> str:
 def load_model(paths: Paths, model: str) -> tuple[Spec, Engines]:
     """A model's validated spec and its folder's engines; exit 2 for an unknown model."""
     spec_path = paths.spec_path(model)
-    if "/" in model or "\\" in model or not spec_path.is_file():
+    if "/" in model or "\\" in model or not os.path.isfile(spec_path):
         known = paths.model_names()
         raise UsageError(
             f"unknown model {model!r}{did_you_mean(model, known)}; models in"
@@ -158,7 +158,7 @@ def _layers(spec: Spec, spec_path: Path, engines: Engines, engine: str | None) -
 
 def _overrides_path(paths: Paths, request: Request) -> Path | None:
     path = overrides_file(paths, request)
-    if path is not None and not path.is_file():
+    if path is not None and not os.path.isfile(path):  # False on any OSError too
         raise UsageError(f"overrides file {display(path)} does not exist")
     return path
 

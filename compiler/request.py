@@ -27,9 +27,10 @@ def check_request(
     versions that are not X.Y, before anything touches the disk (the launch
     path calls this too, so it stays light)."""
     for what, value in (("model", model), ("engine", engine)):
-        if value is not None and (not _NAME.match(value) or ".." in value):
+        if value is not None and (not _NAME.match(value) or ".." in value or len(value) > 128):
             raise UsageError(
-                f"invalid {what} name {value!r}: letters, digits, '.', '_' and '-' only"
+                f"invalid {what} name {value!r}: letters, digits, '.', '_' and '-' only,"
+                " 128 at most"
             )
     if python is not None and not _PYTHON.match(python):
         raise UsageError(f"invalid Python version {python!r}: expected X.Y, for example 3.11")

@@ -82,7 +82,7 @@ def _read(path: Path | None) -> bytes:
         return b"-"
     try:
         return path.read_bytes()
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL byte in the path
         return b"-"
 
 
@@ -142,7 +142,7 @@ def choose_python(
     try:
         data = tomllib.loads(spec_bytes.decode("utf-8"))
         listed = data.get("env", {}).get("python", [])
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return None
     if not isinstance(listed, list) or not all(isinstance(v, str) for v in listed):
         return None
@@ -164,7 +164,7 @@ def _overrides_python(path: Path | None, model: str) -> tuple[str | None, str | 
         return None, None
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None, None
     # A malformed file is left to the slow path, which reports it properly.
     models = data.get("models")
@@ -226,6 +226,8 @@ def is_current(path: Path, record: dict[str, Any] | None, key: str) -> bool:
 
 def find_current(paths: Paths, request: Request, *, skip_installed: bool) -> Environment | None:
     """The up-to-date environment for ``request``, or None: the launch-time fast path."""
+    if request.overrides is not None and not os.path.isfile(request.overrides):
+        return None  # the slow path says the file is missing
     python = resolve_python(paths, request)
     if python is None:
         return None

@@ -163,6 +163,7 @@ def _orphans(paths: Paths, targets: list[tuple[Target, Plan]]) -> list[Path]:
 def _check(
     paths: Paths, ui: UI, targets: list[tuple[Target, Plan]], args: argparse.Namespace
 ) -> int:
+    from ..fsutil import stale_temps
     from ..locking import Status, check_lock
     from ..paths import display
 
@@ -176,6 +177,10 @@ def _check(
     orphans = [] if (args.models or args.engine or args.python) else _orphans(paths, targets)
     for orphan in orphans:
         ui.result(f"{display(orphan)}: no spec variant produces it; run: modelenv lock --prune")
+    leftovers = stale_temps(paths.locks) if paths.locks.is_dir() else []
+    for tmp in leftovers:
+        ui.result(f"{display(tmp)}: left by a lock that was killed; run: modelenv lock")
+    orphans += leftovers
     total = len(targets)
     if bad or orphans:
         ui.info(
@@ -191,10 +196,14 @@ def _check(
 def _lock(
     paths: Paths, ui: UI, targets: list[tuple[Target, Plan]], args: argparse.Namespace
 ) -> int:
+    from ..fsutil import remove_stale_temps
     from ..locking import Status, check_lock
     from ..paths import display
     from ..plan import make_plan
 
+    if paths.locks.is_dir():
+        for tmp in remove_stale_temps(paths.locks):
+            ui.info(f"removed     {display(tmp)} (left by a lock that was killed)")
     up_to_date = 0
     todo: list[tuple[Target, Plan]] = []
     for target, plan in targets:

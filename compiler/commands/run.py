@@ -29,16 +29,17 @@ def run(args: argparse.Namespace) -> int:
     cmd = list(args.cmd)
     if not cmd:
         raise UsageError("no command given", hint=f"modelenv run {args.model} -- python -V")
-    from ..leases import lease, mark_used
+    from ..api import acquire
+    from ..leases import release
 
-    env, _report, _ui = ensure_from_args(args)
-    mark_used(env.path)
+    env, held = acquire(lambda: ensure_from_args(args)[0])
     try:
-        with lease(env.path):
-            proc = subprocess.run(cmd, env=env.env_vars(), check=False)
+        proc = subprocess.run(cmd, env=env.env_vars(), check=False)
     except FileNotFoundError:
         raise ModelenvError(f"command not found in {env.path}: {cmd[0]}") from None
     except PermissionError:
         raise ModelenvError(f"cannot execute {cmd[0]}: permission denied") from None
+    finally:
+        release(held)
     # A command killed by signal N exits 128+N, as a shell reports it.
     return proc.returncode if proc.returncode >= 0 else 128 - proc.returncode

@@ -8,6 +8,7 @@ every file is valid, 1 when any is not, 2 for a usage error.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from . import context
@@ -26,11 +27,11 @@ def run(args: argparse.Namespace) -> int:
     targets: list[Path] = []
     for raw in args.paths or [str(paths.specs)]:
         p = Path(raw)
-        if p.is_dir():
+        if os.path.isdir(p):  # os.path: False, not an error, for a name too long
             targets += spec_files(p)
             if (p / ENGINES_FILE).exists():
                 targets.append(p / ENGINES_FILE)
-        elif p.is_file():
+        elif os.path.isfile(p):
             targets.append(p)
         else:
             raise UsageError(f"{display(p)}: no such file or folder")
