@@ -266,8 +266,7 @@ def test_lock_records_host_versions(
     assert "#   #system_alpha# -> alpha==1.2.3   (specs/m.toml [env])\n" in text
     assert (
         f"# host versions used for #system_NAME# entries (Python {platform.python_version()}):\n"
-        "#   alpha: 1.2.3\n"
-        in text
+        "#   alpha: 1.2.3\n" in text
     )
     assert '# modelenv-system: {"alpha": "1.2.3"}\n' in text
     assert "\nalpha==1.2.3 \\\n" in text

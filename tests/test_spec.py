@@ -691,8 +691,7 @@ def test_no_packages(project: Path, capsys: pytest.CaptureFixture[str], body: st
         ),
         pytest.param(
             'index = "https://pypi.org/simple"\n',
-            "specs/m.toml: env.index: expected a table,"
-            " got 'https://pypi.org/simple' (string)",
+            "specs/m.toml: env.index: expected a table, got 'https://pypi.org/simple' (string)",
             id="index-not-a-table",
         ),
         pytest.param(
@@ -839,10 +838,7 @@ def test_full_spec_is_valid(project: Path, capsys: pytest.CaptureFixture[str]) -
         ),
         pytest.param(
             'vllm = "vllm>=0.11"\n',
-            [
-                "specs/_engines.toml: vllm: expected a table,"
-                " got 'vllm>=0.11' (string)"
-            ],
+            ["specs/_engines.toml: vllm: expected a table, got 'vllm>=0.11' (string)"],
             id="not-a-table",
         ),
     ],
@@ -1084,8 +1080,7 @@ def test_no_traceback_on_strange_input(project: Path, capsys: pytest.CaptureFixt
     (specs / "folder.toml").mkdir()
     code, out, err = validate(capsys)
     assert out == [
-        "specs/array-of-tables.toml: model: expected a table,"
-        " got [{'name': 'x'}] (array)",
+        "specs/array-of-tables.toml: model: expected a table, got [{'name': 'x'}] (array)",
         "specs/binary.toml: not UTF-8 text (byte 128)",
         "specs/deep.toml: invalid TOML: nested too deeply",
         "specs/empty.toml: model: required key is missing",
