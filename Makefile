@@ -56,5 +56,5 @@ lint: install
 BENCH_ARGS ?= --network
 bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
-	$(BIN)/python bench/corpus.py
+	$(BIN)/python bench/corpus.py $(BENCH_ARGS)
 
