@@ -466,6 +466,7 @@ def check_engines_file(path: Path) -> tuple[Engines | None, list[Problem]]:
         if why:
             problems.append(Problem(shown, field, why))
         problems += _duplicates(shown, f"{field}.packages", defaults.packages, _key)
+        problems += _duplicates(shown, f"{field}.constraints", defaults.constraints, _key)
     if problems:
         return None, problems
     return Engines(path, dict(root.engines)), []

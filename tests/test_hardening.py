@@ -198,3 +198,17 @@ def test_a_rebuild_never_happens_under_a_running_model(
         sleeper.kill()
         sleeper.wait()
     assert not os.path.exists(built.with_name(f".{built.name}.build-{os.getpid()}"))
+
+
+def test_duplicate_constraints_in_the_engines_file(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "specs" / "_engines.toml").write_text(
+        '[vllm]\npackages = ["vllm"]\nconstraints = ["numpy<2", "NumPy<3"]\n'
+    )
+    code, out, _err = run_cli(capsys, "validate")
+    assert code == 1
+    assert out == (
+        "specs/_engines.toml: vllm.constraints[1]: 'numpy' is listed twice"
+        " (also at vllm.constraints[0]); keep one entry\n"
+    )
