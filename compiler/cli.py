@@ -90,7 +90,12 @@ def _common_options() -> _Parser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, the other subcommands get a bare parser.
+
+    Building all of them costs tens of milliseconds, which every model launch
+    through the command line would pay for nothing.
+    """
     common = _common_options()
     parser = _Parser(
         prog="modelenv",
@@ -100,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-V", "--version", action="version", version=f"modelenv {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, help_text in COMMANDS.items():
+        if only is not None and name != only:
+            sub.add_parser(name, help=help_text, add_help=False)
+            continue
         module = importlib.import_module(f"compiler.commands.{name}")
         cmd = sub.add_parser(
             name,
@@ -114,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    invoked = next((a for a in args_list if a in COMMANDS), None)
+    parser = build_parser(invoked)
     # Everything after the first "--" is run's command, never modelenv's options:
     # split it off before argparse sees it, so options may follow MODEL.
     command: list[str] | None = None
