@@ -19,28 +19,47 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import ModelenvError, UsageError
 from .paths import version_key
 
-__all__ = ["Interpreter", "find_interpreter", "inspect_interpreter", "running_xy"]
+__all__ = ["Interpreter", "find_interpreter", "inspect_interpreter", "probe", "running_xy"]
 
-# Run inside the base interpreter: its facts as JSON. Isolated mode (-I) keeps
-# the current folder and PYTHON* variables from changing what it sees.
+# Run inside an interpreter: its facts as JSON (used for base interpreters and
+# by doctor for environments). Isolated mode (-I) keeps the current folder and
+# PYTHON* variables from changing what it sees.
 _PROBE = r"""
-import json, re, sys, sysconfig
+import json, os, platform, re, sys, sysconfig
 from importlib import metadata
 pkgs = {}
 for d in metadata.distributions():
     name = d.metadata["Name"]
     key = name and re.sub(r"[-_.]+", "-", name).lower()
     if key and key not in pkgs:  # the first on sys.path is the one imported
-        pkgs[key] = d.version
+        pkgs[key] = [d.version, str(d.locate_file(""))]
 paths = []
 for key in ("purelib", "platlib"):
     p = sysconfig.get_paths().get(key)
     if p and p not in paths:
         paths.append(p)
+impl = sys.implementation
+def fmt(info):
+    v = "%d.%d.%d" % (info.major, info.minor, info.micro)
+    return v if info.releaselevel == "final" else v + info.releaselevel[0] + str(info.serial)
+markers = {
+    "implementation_name": impl.name,
+    "implementation_version": fmt(impl.version),
+    "os_name": os.name,
+    "platform_machine": platform.machine(),
+    "platform_release": platform.release(),
+    "platform_system": platform.system(),
+    "platform_version": platform.version(),
+    "python_full_version": platform.python_version(),
+    "platform_python_implementation": platform.python_implementation(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]),
+    "sys_platform": sys.platform,
+}
 print(json.dumps({
     "executable": sys.executable,
     "version": "%d.%d.%d" % sys.version_info[:3],
@@ -48,8 +67,31 @@ print(json.dumps({
     "base_prefix": sys.base_prefix,
     "site_packages": paths,
     "packages": pkgs,
+    "markers": markers,
 }))
 """
+
+
+def probe(executable: str, what: str = "interpreter") -> dict[str, Any]:
+    """What ``executable`` sees: version, prefixes, site-packages, distributions
+    (canonical name -> [version, location]) and PEP 508 marker values."""
+    try:
+        proc = subprocess.run(
+            [executable, "-I", "-c", _PROBE],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    except OSError as exc:
+        raise ModelenvError(f"cannot run the {what} {executable}: {exc.strerror}") from None
+    except subprocess.TimeoutExpired:
+        raise ModelenvError(f"the {what} {executable} did not answer in 120 s") from None
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ModelenvError(f"the {what} {executable} failed to start: {last}")
+    data: dict[str, Any] = json.loads(proc.stdout)
+    return data
 
 
 @dataclass(frozen=True)
@@ -83,31 +125,14 @@ def running_xy() -> str:
 def inspect_interpreter(executable: str) -> Interpreter:
     from packaging.utils import canonicalize_name
 
-    try:
-        proc = subprocess.run(
-            [executable, "-I", "-c", _PROBE],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-    except OSError as exc:
-        raise ModelenvError(
-            f"cannot run the base interpreter {executable}: {exc.strerror}"
-        ) from None
-    except subprocess.TimeoutExpired:
-        raise ModelenvError(f"the base interpreter {executable} did not answer in 120 s") from None
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ModelenvError(f"the base interpreter {executable} failed to start: {last}")
-    data = json.loads(proc.stdout)
+    data = probe(executable, "base interpreter")
     return Interpreter(
         executable=data["executable"] or executable,
         version=data["version"],
         prefix=data["prefix"],
         base_prefix=data["base_prefix"],
         site_packages=tuple(data["site_packages"]),
-        packages={canonicalize_name(k): v for k, v in data["packages"].items()},
+        packages={canonicalize_name(k): v[0] for k, v in data["packages"].items()},
     )
 
 
@@ -154,20 +179,14 @@ def _candidates(xy: str) -> list[str]:
 
 
 def _uv_python_find(xy: str) -> str | None:
-    from .uv import uv_binary
+    from . import uv
 
     try:
-        proc = subprocess.run(
-            [uv_binary(), "python", "find", "--system", "--no-python-downloads", xy],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        result = uv.run(["python", "find", "--system", "--no-python-downloads", xy], timeout=60)
+    except ModelenvError:
         return None
-    out = proc.stdout.strip()
-    return out if proc.returncode == 0 and out else None
+    out = result.stdout.strip()
+    return out if result.ok and out else None
 
 
 def _pyenv_pythons(xy: str) -> list[str]:

@@ -7,63 +7,14 @@ exit 1 when anything is wrong.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from . import context
 
-# Run by the environment's interpreter: what it sees, and its marker values.
-_PROBE = r"""
-import json, os, platform, re, sys
-from importlib import metadata
-pkgs = {}
-for d in metadata.distributions():
-    name = d.metadata["Name"]
-    key = name and re.sub(r"[-_.]+", "-", name).lower()
-    if key and key not in pkgs:
-        pkgs[key] = [d.version, str(d.locate_file(""))]
-impl = sys.implementation
-def fmt(info):
-    v = "%d.%d.%d" % (info.major, info.minor, info.micro)
-    return v if info.releaselevel == "final" else v + info.releaselevel[0] + str(info.serial)
-env = {
-    "implementation_name": impl.name,
-    "implementation_version": fmt(impl.version),
-    "os_name": os.name,
-    "platform_machine": platform.machine(),
-    "platform_release": platform.release(),
-    "platform_system": platform.system(),
-    "platform_version": platform.version(),
-    "python_full_version": platform.python_version(),
-    "platform_python_implementation": platform.python_implementation(),
-    "python_version": ".".join(platform.python_version_tuple()[:2]),
-    "sys_platform": sys.platform,
-}
-print(json.dumps({"packages": pkgs, "markers": env, "prefix": sys.prefix}))
-"""
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?", metavar="MODEL", help="only this model")
-
-
-def _probe(python: Path) -> dict[str, Any] | None:
-    try:
-        proc = subprocess.run(
-            [str(python), "-I", "-c", _PROBE],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if proc.returncode != 0:
-        return None
-    data: dict[str, Any] = json.loads(proc.stdout)
-    return data
 
 
 def check_environment(path: Path, record: dict[str, Any]) -> list[str]:
@@ -72,6 +23,7 @@ def check_environment(path: Path, record: dict[str, Any]) -> list[str]:
 
     from .. import uv
     from ..errors import ModelenvError
+    from ..host import probe
     from ..lockfile import body_of, parse_lock_body, sha256_text
     from ..store import LOCK_NAME, env_python
 
@@ -80,8 +32,9 @@ def check_environment(path: Path, record: dict[str, Any]) -> list[str]:
     if not Path(base).exists():
         problems.append(f"its base interpreter {base} is gone: 'modelenv create' rebuilds it")
     python = env_python(path)
-    seen = _probe(python)
-    if seen is None:
+    try:
+        seen = probe(str(python))
+    except ModelenvError:
         return [*problems, f"its interpreter {python} does not start"]
     try:
         lock_text = (path / LOCK_NAME).read_text(encoding="utf-8")
