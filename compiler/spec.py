@@ -339,15 +339,56 @@ def _problems_from(
     return problems
 
 
+@dataclass(frozen=True)
+class _View:
+    """What the cross-field checks look at, read from a valid Spec or, leniently,
+    from raw TOML that failed validation (so that one run reports every problem)."""
+
+    name: object
+    python: object
+    packages: object
+    constraints: object
+    engines: object  # {name: (packages, constraints)} when a table
+    validated: bool  # False: read leniently from data that failed validation
+
+
+def _view_of(spec: Spec) -> _View:
+    engines = {n: (v.packages, v.constraints) for n, v in spec.engines.items()}
+    env = spec.env
+    return _View(spec.model.name, env.python, env.packages, env.constraints, engines, True)
+
+
+def _raw_view(data: dict[str, Any]) -> _View:
+    def table(value: object) -> dict[str, Any]:
+        return value if isinstance(value, dict) else {}
+
+    env = table(data.get("env"))
+    raw_engines = data.get("engines", {})
+    engines: object = None
+    if isinstance(raw_engines, dict):
+        engines = {
+            n: (table(v).get("packages", ()), table(v).get("constraints", ()))
+            for n, v in raw_engines.items()
+        }
+    return _View(
+        table(data.get("model")).get("name"),
+        env.get("python", ()),
+        env.get("packages", ()),
+        env.get("constraints", ()),
+        engines,
+        False,
+    )
+
+
 def _semantic_problems(
-    spec: Spec, path: Path, shown: str, engines: Engines | None
+    view: _View, path: Path, shown: str, engines: Engines | None
 ) -> list[Problem]:
     problems: list[Problem] = []
-    name = spec.model.name
-    why = check_model_name(name)
+    name = view.name
+    why = check_model_name(name) if isinstance(name, str) else None
     if why:
         problems.append(Problem(shown, "model.name", why))
-    elif name != path.stem:
+    elif isinstance(name, str) and name != path.stem:
         problems.append(
             Problem(
                 shown,
@@ -356,10 +397,11 @@ def _semantic_problems(
                 f" rename the file to '{name}.toml' or set name = {path.stem!r}",
             )
         )
-    problems += _duplicates(shown, "env.python", spec.env.python, lambda v: v)
-    problems += _duplicates(shown, "env.packages", spec.env.packages, _key)
-    problems += _duplicates(shown, "env.constraints", spec.env.constraints, _key)
-    for engine, variant in sorted(spec.engines.items()):
+    problems += _duplicates(shown, "env.python", view.python, lambda v: v)
+    problems += _duplicates(shown, "env.packages", view.packages, _key)
+    problems += _duplicates(shown, "env.constraints", view.constraints, _key)
+    variants = view.engines if isinstance(view.engines, dict) else {}
+    for engine, (packages, constraints) in sorted(variants.items()):
         base = _field_path(("engines", engine))
         why = check_model_name(engine, "engine name")
         if why:
@@ -374,9 +416,11 @@ def _semantic_problems(
                     f" engines defined in {display(engines.path)}: {known}",
                 )
             )
-        problems += _duplicates(shown, f"{base}.packages", variant.packages, _key)
-        problems += _duplicates(shown, f"{base}.constraints", variant.constraints, _key)
-    if not spec.env.packages and not spec.engines:
+        problems += _duplicates(shown, f"{base}.packages", packages, _key)
+        problems += _duplicates(shown, f"{base}.constraints", constraints, _key)
+    # Not judged from raw data: a misspelled table name would show up as
+    # "no packages" on top of the unknown key that explains it.
+    if view.validated and not view.packages and not view.engines:
         problems.append(
             Problem(
                 shown,
@@ -392,11 +436,20 @@ def _key(entry: str) -> str:
     return parse_entry(entry).key
 
 
-def _duplicates(shown: str, field: str, items: Sequence[str], key: Any) -> list[Problem]:
+def _duplicates(shown: str, field: str, items: object, key: Any) -> list[Problem]:
+    """The same entry twice in a list; items that are not valid strings are
+    reported elsewhere and skipped here."""
+    if not isinstance(items, (list, tuple)):
+        return []
     seen: dict[str, int] = {}
     problems = []
     for i, item in enumerate(items):
-        k = key(item)
+        if not isinstance(item, str):
+            continue
+        try:
+            k = key(item)
+        except EntryError:
+            continue
         if k in seen:
             problems.append(
                 Problem(
@@ -433,8 +486,9 @@ def _check_spec_data(
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
-        return None, _problems_from(exc, shown)
-    problems = _semantic_problems(spec, path, shown, engines)
+        problems = _problems_from(exc, shown)
+        return None, problems + _semantic_problems(_raw_view(data), path, shown, engines)
+    problems = _semantic_problems(_view_of(spec), path, shown, engines)
     return (None if problems else spec), problems
 
 

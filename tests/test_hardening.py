@@ -212,3 +212,24 @@ def test_duplicate_constraints_in_the_engines_file(
         "specs/_engines.toml: vllm.constraints[1]: 'numpy' is listed twice"
         " (also at vllm.constraints[0]); keep one entry\n"
     )
+
+
+def test_one_run_reports_cross_field_problems_beside_schema_errors(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "specs" / "m.toml").write_text(
+        '[model]\nname = "other"\n\n[env]\npython = 3.11\n'
+        'packages = ["numpy", "NumPy", 5]\n\n[engines.vlm]\n'
+    )
+    code, out, _err = run_cli(capsys, "validate")
+    assert code == 1
+    assert out.splitlines() == [
+        "specs/m.toml: env.python: expected an array, got 3.11 (float)",
+        "specs/m.toml: env.packages[2]: expected a string, got 5 (integer)",
+        "specs/m.toml: model.name: 'other' differs from the file name 'm.toml';"
+        " rename the file to 'other.toml' or set name = 'm'",
+        "specs/m.toml: env.packages[1]: 'numpy' is listed twice (also at env.packages[0]);"
+        " keep one entry",
+        "specs/m.toml: engines.vlm: unknown engine 'vlm' (did you mean 'vllm'?);"
+        " engines defined in specs/_engines.toml: llama.cpp, transformers, vllm",
+    ]

@@ -162,7 +162,13 @@ def test_not_utf8(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
         pytest.param(
             # An unquoted dotted engine name is a nested table in TOML.
             '[model]\nname = "m"\n\n[engines.llama.cpp]\npackages = []\n',
-            ["specs/m.toml: engines.llama.cpp: unknown key 'cpp'"],
+            [
+                "specs/m.toml: engines.llama.cpp: unknown key 'cpp'",
+                # The same mistake seen from the engines' side, with the fix.
+                "specs/m.toml: engines.llama: unknown engine 'llama' (did you mean"
+                " 'llama.cpp'?); engines defined in specs/_engines.toml: llama.cpp,"
+                " transformers, vllm",
+            ],
             id="engines.unquoted-dot",
         ),
     ],
