@@ -49,6 +49,17 @@ _TRAILING_ENGINE = re.compile(rf"(?P<rest>.*?)\band\s+{_ENGINE_TERM}\s*", re.DOT
 _DEPS_PLACEHOLDER = re.compile(r"#(?P<engine>[^#]+)_dependencies#")
 _BARE_DEPS = re.compile(r"(?P<engine>[A-Za-z0-9._-]+)_dependencies")
 _URL = re.compile(r"(?:^|@)\s*(?:[A-Za-z][A-Za-z0-9+.-]*://|file:)")
+_VCS = re.compile(r"^\s*(?:[A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?\s*@\s*)?(?:git|hg|svn|bzr)\+")
+_WHEEL_URL = re.compile(r"^\s*(?P<url>\S+/(?P<name>[A-Za-z0-9_.]+)-[^/\s]*\.whl)\s*$")
+
+
+def _named_url(req: str) -> str | None:
+    """``NAME @ URL`` for a direct URL: as written when it names its package, or
+    with the name taken from a wheel's file name; None when neither."""
+    if "@" in req.split("://", 1)[0]:
+        return req  # already "name @ url" (PEP 508)
+    match = _WHEEL_URL.match(req)
+    return None if match is None else f"{match.group('name')} @ {match.group('url')}"
 
 
 class ImportFormatError(ValueError):
@@ -341,8 +352,18 @@ def map_entry(raw: Any, engines: EngineNames) -> Mapped:
         return Mapped(engine, why=why, suspicious=suspicious)
 
     reasons = []
-    if _URL.search(req) or req.startswith(("git+", "hg+", "svn+", "bzr+")):
-        reasons.append("direct URL: not supported yet (locks install name==version by hash)")
+    if _VCS.match(req):
+        reasons.append(
+            "VCS URL: it has no hash, and environments are installed with hashes required"
+        )
+    elif _URL.search(req):
+        named = _named_url(req)
+        if named is None:
+            reasons.append("direct URL without 'NAME @' that is not a wheel: name unknown")
+        elif named != req:
+            # A direct URL to a file locks with its hash: expressible once named.
+            raw = raw.replace(req, named, 1)
+            req = named
     accel = _accelerator_variables(rest or "")
     if accel:
         names = ", ".join(repr(v) for v in accel)

@@ -199,22 +199,50 @@ def test_accelerator_word_inside_a_string_is_not_a_variable() -> None:
     [
         "diffusers @ git+https://github.com/huggingface/diffusers.git@refs/pull/14412/head",
         "git+https://github.com/huggingface/diffusers",
-        "en_core_web_sm@https://example.org/en_core_web_sm-3.8.0-py3-none-any.whl",
-        "https://example.org/sgl_kernel-0.3.21-cp310-abi3-manylinux2014_x86_64.whl",
-        "pkg @ file:///wheels/pkg-1.0-py3-none-any.whl",
     ],
 )
-def test_direct_urls_are_not_expressible(text: str) -> None:
+def test_vcs_urls_are_not_expressible(text: str) -> None:
     mapped = entry(text)
     assert mapped.text is None
-    assert mapped.why is not None and mapped.why.startswith("direct URL")
+    assert (
+        mapped.why == "VCS URL: it has no hash, and environments are installed with hashes required"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "en_core_web_sm@https://example.org/en_core_web_sm-3.8.0-py3-none-any.whl",
+            "en_core_web_sm@https://example.org/en_core_web_sm-3.8.0-py3-none-any.whl",
+        ),
+        (
+            "pkg @ file:///wheels/pkg-1.0-py3-none-any.whl",
+            "pkg @ file:///wheels/pkg-1.0-py3-none-any.whl",
+        ),
+        (
+            # A bare wheel URL is named after its file, as PEP 508 needs.
+            "https://example.org/sgl_kernel-0.3.21-cp310-abi3-manylinux2014_x86_64.whl",
+            "sgl_kernel @ https://example.org/sgl_kernel-0.3.21-cp310-abi3-manylinux2014_x86_64.whl",
+        ),
+    ],
+)
+def test_direct_urls_to_files_are_kept(text: str, expected: str) -> None:
+    mapped = entry(text)
+    assert (mapped.text, mapped.why) == (expected, None)
+
+
+def test_a_bare_url_that_is_not_a_wheel_is_not_expressible() -> None:
+    mapped = entry("https://example.org/downloads/pkg.tar.gz")
+    assert mapped.text is None
+    assert mapped.why == "direct URL without 'NAME @' that is not a wheel: name unknown"
 
 
 def test_url_and_accelerator_reasons_are_both_given() -> None:
-    mapped = entry('https://example.org/k.whl ; #engine# == "sglang" and cuda_version == "13.0"')
+    mapped = entry('git+https://e.org/k ; #engine# == "sglang" and cuda_version == "13.0"')
     assert mapped.engine == "sglang"
     assert mapped.why is not None
-    assert mapped.why.startswith("direct URL") and "'cuda_version'" in mapped.why
+    assert mapped.why.startswith("VCS URL") and "'cuda_version'" in mapped.why
 
 
 @pytest.mark.parametrize(
@@ -344,19 +372,19 @@ def test_left_out_entries_stay_in_the_spec_as_comments() -> None:
                 [
                     "einops",
                     "bitsandbytes ; has_cuda",
-                    'x @ https://e.org/x.whl ; #engine# == "vllm"',
+                    'x @ git+https://e.org/x ; #engine# == "vllm"',
                 ],
             )
         )
     )
     text = result.specs[0].toml(result.source)
     assert '#   "bitsandbytes ; has_cuda": host-accelerator marker' in text
-    assert text.index("bitsandbytes") < text.index("[engines.vllm]") < text.index("x @ https")
+    assert text.index("bitsandbytes") < text.index("[engines.vllm]") < text.index("x @ git+https")
     assert [str(f) for f in result.unexpressible] == [
         "m: bitsandbytes ; has_cuda: host-accelerator marker 'has_cuda':"
         " modelenv markers are PEP 508 only",
-        'm: x @ https://e.org/x.whl ; #engine# == "vllm": direct URL: not supported yet'
-        " (locks install name==version by hash)",
+        'm: x @ git+https://e.org/x ; #engine# == "vllm": VCS URL: it has no hash,'
+        " and environments are installed with hashes required",
     ]
     # The engine still gets its table: the model does run on it.
     assert spec_data(text)["engines"] == {"vllm": {"packages": []}}
@@ -620,15 +648,15 @@ def test_import_the_whole_xinference_corpus(
     out = tmp_path / "specs"
     code, stdout, err = run_cli(capsys, "import", "xinference", str(CORPUS), "--out", str(out))
     assert code == 0, err
-    summary = "331 specs written, 8 engines, 21 entries not expressible, 0 name clashes"
+    summary = "331 specs written, 8 engines, 19 entries not expressible, 0 name clashes"
     assert summary in err.splitlines()
-    assert len(stdout.splitlines()) == 21
+    assert len(stdout.splitlines()) == 19
     assert "24 models merged from several records (-v lists them), 19 suspicious entries" in err
 
     result = import_xinference(json.loads(CORPUS.read_text()))
     assert len(json.loads(CORPUS.read_text())["models"]) == 355
     assert (len(result.specs), len(result.engines)) == (331, 8)
-    assert (len(result.unexpressible), len(result.clashes)) == (21, 0)
+    assert (len(result.unexpressible), len(result.clashes)) == (19, 0)
     assert (len(result.of_kind(SUSPICIOUS)), len(result.of_kind(MERGED))) == (19, 24)
     assert list(result.engines) == [
         "sglang",
@@ -641,10 +669,12 @@ def test_import_the_whole_xinference_corpus(
         "flag",
     ]
     by_reason = {
-        "direct URL": sum(f.why.startswith("direct URL") for f in result.unexpressible),
+        "VCS URL": sum(f.why.startswith("VCS URL") for f in result.unexpressible),
         "accelerator": sum("host-accelerator" in f.why for f in result.unexpressible),
     }
-    assert by_reason == {"direct URL": 16, "accelerator": 9}  # 4 entries have both
+    # The wheel URLs with cuda_version markers count as accelerator entries;
+    # kokoro-82m's two named wheel URLs are expressible and kept.
+    assert by_reason == {"VCS URL": 10, "accelerator": 9}
     assert len(list(out.glob("*.toml"))) == 332
 
     whisper = tomllib.loads((out / "whisper-tiny.toml").read_text())

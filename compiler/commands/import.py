@@ -6,7 +6,7 @@ is a JSON document {"models": [{"model_name", "kind", "virtualenv"}, ...],
 "engine_packages": {ENGINE: [...]}}; docs/import.md has the mapping rules.
 
 Entries modelenv cannot express yet (host-accelerator markers such as
-cuda_version or has_cuda, direct URLs) are left out of the specs, kept there as
+cuda_version or has_cuda, VCS URLs) are left out of the specs, kept there as
 comments, and listed on standard output, one line each: MODEL: ENTRY: why.
 Renamed models and suspicious entries are warnings; -v also lists merged
 records. Everything is validated before anything is written, and existing files
