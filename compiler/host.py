@@ -138,11 +138,15 @@ def inspect_interpreter(executable: str) -> Interpreter:
 
 def find_interpreter(xy: str, base_python: str | None = None) -> Interpreter:
     """The interpreter an X.Y environment is built on; a clear error when none is found."""
+    source = "--base-python" if base_python else "MODELENV_BASE_PYTHON"
     base_python = base_python or os.environ.get("MODELENV_BASE_PYTHON") or None
     if base_python:
         path = shutil.which(base_python) or base_python
         if not os.path.exists(path):
-            raise UsageError(f"base interpreter {base_python} does not exist")
+            raise UsageError(
+                f"base interpreter {base_python} ({source}) does not exist",
+                hint=f"point {source} at a Python {xy} interpreter, or leave it unset",
+            )
         interp = inspect_interpreter(path)
         if interp.xy != xy:
             raise UsageError(

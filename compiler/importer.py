@@ -131,6 +131,11 @@ class ImportedSpec:
     def is_empty(self) -> bool:
         return not self.env.packages and not self.engines
 
+    def description(self, kinds: str) -> str:
+        if not self.kinds:
+            return f"{self.source_name}: Xinference model"
+        return f"{self.source_name}: Xinference {kinds} model"
+
     def toml(self, source: str | None) -> str:
         kinds = "/".join(self.kinds) or "model"
         lines = [
@@ -141,7 +146,7 @@ class ImportedSpec:
             "",
             "[model]",
             f"name = {toml_string(self.name)}",
-            f"description = {toml_string(f'{self.source_name}: Xinference {kinds} model')}",
+            f"description = {toml_string(self.description(kinds))}",
         ]
         if self.env.packages or self.env.left_out:
             lines += ["", "[env]"]

@@ -29,11 +29,13 @@ def check_request(
     for what, value in (("model", model), ("engine", engine)):
         if value is not None and (not _NAME.match(value) or ".." in value or len(value) > 128):
             raise UsageError(
-                f"invalid {what} name {value!r}: letters, digits, '.', '_' and '-' only,"
-                " 128 at most"
+                f"invalid {what} name {value!r}: letters, digits, '.', '_' and '-' only"
+                " (no path separators or '..'), 128 at most"
             )
     if python is not None and not _PYTHON.match(python):
         raise UsageError(f"invalid Python version {python!r}: expected X.Y, for example 3.11")
+    if python is not None and int(python.split(".")[1]) < 8:
+        raise UsageError(f"unsupported Python version {python!r}: modelenv needs 3.8 or newer")
     if isinstance(packages, str):
         raise UsageError("packages must be a list of requirements, not one string")
 

@@ -208,7 +208,10 @@ def test_base_interpreter_that_does_not_exist(
     missing = tmp_path / "no" / "python"
     code, _, err = run_cli(capsys, "show", "m", "--base-python", str(missing))
     assert code == 2
-    assert err == f"modelenv: error: base interpreter {missing} does not exist\n"
+    assert err == (
+        f"modelenv: error: base interpreter {missing} (--base-python) does not exist\n"
+        f"  hint: point --base-python at a Python {PY} interpreter, or leave it unset\n"
+    )
 
 
 def test_strict_system_fails_when_no_interpreter_is_found(

@@ -700,4 +700,4 @@ def test_import_the_whole_xinference_corpus(
     )
     assert code == 1
     assert len(out_text.splitlines()) + len(err.splitlines()) >= 833
-    assert "833 of 833 locks missing or stale" in out_text + err
+    assert "833 of 833 locks missing, stale or edited" in out_text + err

@@ -178,12 +178,6 @@ def test_new_needs_a_name(project: Path, capsys: pytest.CaptureFixture[str]) -> 
             id="placeholder",
         ),
         pytest.param(
-            ["-p", "!numpy"],
-            "specs/m.toml: env.packages[0]: '!numpy' removes a package, which only overrides"
-            " and -p may do; delete the entry instead",
-            id="removal",
-        ),
-        pytest.param(
             ["-p", "numpy", "-p", "NumPy<2"],
             "specs/m.toml: env.packages[1]: 'numpy' is listed twice (also at env.packages[0]);"
             " keep one entry",
@@ -195,18 +189,6 @@ def test_new_needs_a_name(project: Path, capsys: pytest.CaptureFixture[str]) -> 
             " modelenv needs 3.8 or newer",
             id="python",
         ),
-        pytest.param(
-            ["-p", "numpy", "--engine", "vlm"],
-            "specs/m.toml: engines.vlm: unknown engine 'vlm' (did you mean 'vllm'?);"
-            " engines defined in specs/_engines.toml: llama.cpp, transformers, vllm",
-            id="unknown-engine",
-        ),
-        pytest.param(
-            ["--engine", "Vllm"],
-            "specs/m.toml: engines.Vllm: invalid engine name 'Vllm': use lowercase letters,"
-            " digits, '.', '_' and '-' (for example 'vllm')",
-            id="engine-name",
-        ),
     ],
 )
 def test_new_writes_nothing_when_invalid(
@@ -215,6 +197,31 @@ def test_new_writes_nothing_when_invalid(
     before = listing(project / "specs")
     code, out, err = new(capsys, "m", *args)
     assert (code, out, err) == (1, "", f"modelenv: error: {line}\n{NEW_HINT}")
+    assert listing(project / "specs") == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-p", "!numpy"], "a new spec cannot remove packages; drop '!numpy'"),
+        (
+            ["-p", "numpy", "--engine", "vlm"],
+            "unknown engine 'vlm' (did you mean 'vllm'?); engines defined in"
+            " specs/_engines.toml: llama.cpp, transformers, vllm",
+        ),
+        (
+            ["--engine", "Vllm"],
+            "unknown engine 'Vllm' (did you mean 'vllm'?); engines defined in"
+            " specs/_engines.toml: llama.cpp, transformers, vllm",
+        ),
+    ],
+    ids=["removal", "unknown-engine", "engine-name"],
+)
+def test_new_usage_errors_write_nothing(
+    project: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    before = listing(project / "specs")
+    assert new(capsys, "m", *args) == (2, "", f"modelenv: error: {message}\n")
     assert listing(project / "specs") == before
 
 
@@ -236,10 +243,10 @@ def test_new_in_another_specs_folder(project: Path, capsys: pytest.CaptureFixtur
     assert listing(project / "more" / "specs").keys() == {"m.toml"}
     # No _engines.toml there: no engine is known.
     code, _, err = new(capsys, "--specs", "more/specs", "e", "--engine", "vllm")
-    assert code == 1
-    assert err.startswith(
-        "modelenv: error: more/specs/e.toml: engines.vllm: unknown engine 'vllm';"
-        " engines defined in more/specs/_engines.toml: none\n"
+    assert (code, err) == (
+        2,
+        "modelenv: error: unknown engine 'vllm'; engines defined in"
+        " more/specs/_engines.toml: none\n",
     )
     assert run_cli(capsys, "validate", "more/specs") == (0, "", "1 file valid\n")
 

@@ -25,10 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import ModelenvError
+    from ..errors import ModelenvError, UsageError
     from ..manage import Entry, footprint, format_size, parse_size, remove_entry, scan
 
     paths, ui = context(args)
+    if args.older_than is not None and args.older_than < 0:
+        raise UsageError(f"--older-than takes a number of days, 0 or more; got {args.older_than:g}")
     budget = parse_size(args.max_size) if args.max_size else None
     entries = scan(paths)
     have_specs = bool(paths.model_names())

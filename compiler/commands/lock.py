@@ -60,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--check",
         action="store_true",
-        help="offline: exit 1 when any lock is missing or stale; write nothing",
+        help="offline: exit 1 when a lock is missing, stale, edited by hand or orphaned;"
+        " write nothing",
     )
     parser.add_argument(
         "--prune", action="store_true", help="remove locks that no spec produces any more"
@@ -77,8 +78,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--base-python", metavar="PATH", help="interpreter whose versions pin #system_NAME# entries"
     )
     parser.add_argument("--index-url", metavar="URL", help="base package index")
-    parser.add_argument("--extra-index-url", metavar="URL", action="append", default=[])
-    parser.add_argument("--find-links", metavar="PATH", action="append", default=[])
+    parser.add_argument(
+        "--extra-index-url", metavar="URL", action="append", default=[], help="extra index"
+    )
+    parser.add_argument(
+        "--find-links", metavar="PATH", action="append", default=[], help="local wheels"
+    )
     parser.add_argument("--no-index", action="store_true", help="use no index, only --find-links")
     parser.add_argument("--offline", action="store_true", help="resolve from uv's cache only")
 
@@ -184,9 +189,11 @@ def _check(
     total = len(targets)
     if bad or orphans:
         ui.info(
-            f"{bad} of {total} locks missing or stale"
-            + (f", {len(orphans)} orphaned" if orphans else "")
-            + " (fix: modelenv lock)"
+            f"{bad} of {total} locks missing, stale or edited"
+            + (f", {len(orphans)} orphaned or left over" if orphans else "")
+            + " (fix: modelenv lock"
+            + ("; modelenv lock --prune" if orphans else "")
+            + ")"
         )
         return 1
     ui.info(f"{total} locks up to date")
@@ -249,7 +256,7 @@ def _lock(
                 locked += 1
                 progress.line(
                     f"locked      {target} -> {display(target.path(paths.locks))}"
-                    f" ({result.packages} packages)"
+                    f" ({result.packages} package{'s' if result.packages != 1 else ''})"
                 )
             else:
                 failed += 1

@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..errors import ModelenvError, UsageError
     from ..fsutil import create_new
-    from ..names import check_model_name
+    from ..names import check_model_name, did_you_mean
     from ..paths import display
     from ..render import render
     from ..spec import SpecError, check_spec_text, load_engines
@@ -60,6 +60,16 @@ def run(args: argparse.Namespace) -> int:
             "a spec needs packages: give at least one -p REQ or --engine E",
             hint=f"modelenv new {args.name} -p 'transformers==4.37.2'",
         )
+    removals = [p for p in args.packages if p.strip().startswith("!")]
+    if removals:
+        raise UsageError(f"a new spec cannot remove packages; drop {removals[0]!r}")
+    engines = load_engines(paths.specs)
+    for engine in args.engines:
+        if engine not in engines.defaults:
+            raise UsageError(
+                f"unknown engine {engine!r}{did_you_mean(engine, engines.names)}; engines"
+                f" defined in {display(engines.path)}: {', '.join(engines.names) or 'none'}"
+            )
     target = paths.spec_path(args.name)
     if target.exists():
         raise ModelenvError(f"{display(target)} already exists; edit it, or remove it first")
@@ -71,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         packages=list(dict.fromkeys(args.packages)),
         engines=sorted(set(args.engines)),
     )
-    problems = check_spec_text(text, target, load_engines(paths.specs))
+    problems = check_spec_text(text, target, engines)
     if problems:
         raise SpecError(
             problems, hint="nothing was written; fix the -p, --python or --engine arguments"

@@ -25,7 +25,9 @@ def run(args: argparse.Namespace) -> int:
     from ..manage import format_size, remove_entry, scan, select
 
     paths, ui = context(args)
-    if bool(args.model) == bool(args.all):
+    if args.model and args.all:
+        raise UsageError("give either MODEL or --all, not both")
+    if not args.model and not args.all:
         raise UsageError("give a MODEL or --all", hint="modelenv remove got-ocr2 --python 3.11")
     entries = select(scan(paths), args.model, args.engine, args.python)
     if not entries:
