@@ -726,7 +726,7 @@ DEEP = "[" * 3000 + "]" * 3000  # beyond tomllib's recursion
 _DEEP = (
     "BUG: a deeply nested spec or overrides file ends in an internal error (RecursionError)"
     " on create/run's fast path: store.choose_python and store._overrides_python call"
-    " tomllib.loads catching only ValueError (spec._parse_toml does catch RecursionError)"
+    " tomllib.loads catching only ValueError (spec.problems.parse_toml does catch RecursionError)"
 )
 
 

@@ -1,0 +1,252 @@
+"""Loading and checking specs and ``_engines.toml``: schema errors and the
+checks across fields (names, duplicates, known engines) reported together, so
+that one run names every problem."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ..names import check_model_name, did_you_mean
+from ..paths import ENGINES_FILE, display
+from ..requirements import EntryError, parse_entry
+from .problems import Problem, SpecError, field_path, parse_toml, problems_from, read_toml
+from .schema import (
+    EngineDefaults,
+    Engines,
+    EngineVariant,
+    EnvSection,
+    IndexSection,
+    ModelSection,
+    Spec,
+)
+
+__all__ = [
+    "check_engines_file",
+    "check_spec_file",
+    "check_spec_text",
+    "load_engines",
+    "load_spec",
+]
+
+# Field names per table, for "did you mean" on unknown keys.
+_FIELDS: dict[str, Iterable[str]] = {
+    "": Spec.model_fields,
+    "model": ModelSection.model_fields,
+    "env": EnvSection.model_fields,
+    "env.index": IndexSection.model_fields,
+    "engines.*": EngineVariant.model_fields,
+}
+_ENGINE_FIELDS: dict[str, Iterable[str]] = {"engines.*": EngineDefaults.model_fields}
+
+
+@dataclass(frozen=True)
+class _View:
+    """What the cross-field checks look at, read from a valid Spec or, leniently,
+    from raw TOML that failed validation (so that one run reports every problem)."""
+
+    name: object
+    python: object
+    packages: object
+    constraints: object
+    engines: object  # {name: (packages, constraints)} when a table
+    validated: bool  # False: read leniently from data that failed validation
+
+
+def _view_of(spec: Spec) -> _View:
+    engines = {n: (v.packages, v.constraints) for n, v in spec.engines.items()}
+    env = spec.env
+    return _View(spec.model.name, env.python, env.packages, env.constraints, engines, True)
+
+
+def _raw_view(data: dict[str, Any]) -> _View:
+    def table(value: object) -> dict[str, Any]:
+        return value if isinstance(value, dict) else {}
+
+    env = table(data.get("env"))
+    raw_engines = data.get("engines", {})
+    engines: object = None
+    if isinstance(raw_engines, dict):
+        engines = {
+            n: (table(v).get("packages", ()), table(v).get("constraints", ()))
+            for n, v in raw_engines.items()
+        }
+    return _View(
+        table(data.get("model")).get("name"),
+        env.get("python", ()),
+        env.get("packages", ()),
+        env.get("constraints", ()),
+        engines,
+        False,
+    )
+
+
+def _semantic_problems(
+    view: _View, path: Path, shown: str, engines: Engines | None
+) -> list[Problem]:
+    problems: list[Problem] = []
+    name = view.name
+    why = check_model_name(name) if isinstance(name, str) else None
+    if why:
+        problems.append(Problem(shown, "model.name", why))
+    elif isinstance(name, str) and name != path.stem:
+        problems.append(
+            Problem(
+                shown,
+                "model.name",
+                f"{name!r} differs from the file name {path.name!r};"
+                f" rename the file to '{name}.toml' or set name = {path.stem!r}",
+            )
+        )
+    problems += _duplicates(shown, "env.python", view.python, lambda v: v)
+    problems += _duplicates(shown, "env.packages", view.packages, _key)
+    problems += _duplicates(shown, "env.constraints", view.constraints, _key)
+    variants = view.engines if isinstance(view.engines, dict) else {}
+    for engine, (packages, constraints) in sorted(variants.items()):
+        base = field_path(("engines", engine))
+        why = check_model_name(engine, "engine name")
+        if why:
+            problems.append(Problem(shown, base, why))
+        elif engines is not None and engine not in engines.defaults:
+            known = ", ".join(engines.names) or "none"
+            problems.append(
+                Problem(
+                    shown,
+                    base,
+                    f"unknown engine {engine!r}{did_you_mean(engine, engines.names)};"
+                    f" engines defined in {display(engines.path)}: {known}",
+                )
+            )
+        problems += _duplicates(shown, f"{base}.packages", packages, _key)
+        problems += _duplicates(shown, f"{base}.constraints", constraints, _key)
+    # Not judged from raw data: a misspelled table name would show up as
+    # "no packages" on top of the unknown key that explains it.
+    if view.validated and not view.packages and not view.engines:
+        problems.append(
+            Problem(
+                shown,
+                "env.packages",
+                "the spec declares no packages; list requirements in env.packages"
+                " or add an [engines.NAME] table",
+            )
+        )
+    return problems
+
+
+def _key(entry: str) -> str:
+    return parse_entry(entry).key
+
+
+def _duplicates(shown: str, field: str, items: object, key: Any) -> list[Problem]:
+    """The same entry twice in a list; items that are not valid strings are
+    reported elsewhere and skipped here."""
+    if not isinstance(items, (list, tuple)):
+        return []
+    seen: dict[str, int] = {}
+    problems = []
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            continue
+        try:
+            k = key(item)
+        except EntryError:
+            continue
+        if k in seen:
+            problems.append(
+                Problem(
+                    shown,
+                    f"{field}[{i}]",
+                    f"{k!r} is listed twice (also at {field}[{seen[k]}]); keep one entry",
+                )
+            )
+        else:
+            seen[k] = i
+    return problems
+
+
+def check_spec_file(path: Path, engines: Engines | None) -> tuple[Spec | None, list[Problem]]:
+    """Validate one spec file: the spec when valid, and every problem found."""
+    data, problems = read_toml(path)
+    if data is None:
+        return None, problems
+    return _check_spec_data(data, path, engines)
+
+
+def check_spec_text(text: str, path: Path, engines: Engines | None) -> list[Problem]:
+    """The problems of ``text`` if it were the spec file at ``path``."""
+    data, problems = parse_toml(text, display(path))
+    if data is None:
+        return problems
+    return _check_spec_data(data, path, engines)[1]
+
+
+def _check_spec_data(
+    data: dict[str, Any], path: Path, engines: Engines | None
+) -> tuple[Spec | None, list[Problem]]:
+    shown = display(path)
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        problems = problems_from(exc, shown, _FIELDS)
+        return None, problems + _semantic_problems(_raw_view(data), path, shown, engines)
+    problems = _semantic_problems(_view_of(spec), path, shown, engines)
+    return (None if problems else spec), problems
+
+
+def load_spec(path: Path, engines: Engines | None) -> Spec:
+    spec, problems = check_spec_file(path, engines)
+    if spec is None:
+        raise SpecError(problems)
+    return spec
+
+
+class _EnginesRoot(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    engines: dict[str, EngineDefaults]
+
+
+def check_engines_file(path: Path) -> tuple[Engines | None, list[Problem]]:
+    shown = display(path)
+    data, problems = read_toml(path)
+    if data is None:
+        return None, problems
+    try:
+        root = _EnginesRoot.model_validate({"engines": data})
+    except ValidationError as exc:
+        return None, problems_from(exc, shown, _ENGINE_FIELDS, drop_root=True)
+    problems = []
+    for name, defaults in sorted(root.engines.items()):
+        field = field_path((name,))
+        why = check_model_name(name, "engine name")
+        if why:
+            problems.append(Problem(shown, field, why))
+        problems += _duplicates(shown, f"{field}.packages", defaults.packages, _key)
+        problems += _duplicates(shown, f"{field}.constraints", defaults.constraints, _key)
+    if problems:
+        return None, problems
+    return Engines(path, dict(root.engines)), []
+
+
+def load_engines(specs_dir: Path) -> Engines:
+    """The engine defaults of ``specs_dir``; an empty set when it has no ``_engines.toml``."""
+    path = specs_dir / ENGINES_FILE
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return Engines(path, {})
+    return _load_engines_cached(path, st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_engines_cached(path: Path, _mtime: int, _size: int, _ino: int) -> Engines:
+    # Keyed by the file's stat: one parse per run however many specs use it,
+    # and a fresh one when the file changes.
+    engines, problems = check_engines_file(path)
+    if engines is None:
+        raise SpecError(problems)
+    return engines
