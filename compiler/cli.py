@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "remove": "remove environments, never one in use or being built",
     "gc": "remove broken, legacy, orphaned and least recently used environments",
     "doctor": "check environments against their locks",
+    "target": "capture, list and show targets: the hosts locks are made for",
 }
 
 EXIT_BUG = 3

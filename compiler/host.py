@@ -19,12 +19,30 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ModelenvError, UsageError
 from .paths import version_key
 
-__all__ = ["Interpreter", "find_interpreter", "inspect_interpreter", "probe", "running_xy"]
+if TYPE_CHECKING:
+    from .markers import FactValue
+    from .spec.targets import Target
+
+# PEP 508 marker values that describe the running kernel, not the image: left
+# out of a target, so that the same image captured on two machines is one target.
+KERNEL_MARKERS = ("platform_release", "platform_version")
+# The newest manylinux that `uv pip compile --python-platform` names (uv 0.13).
+_MANYLINUX_MAX = (2, 40)
+
+__all__ = [
+    "HostFacts",
+    "Interpreter",
+    "find_interpreter",
+    "host_facts",
+    "inspect_interpreter",
+    "probe",
+    "running_xy",
+]
 
 # Run inside an interpreter: its facts as JSON (used for base interpreters and
 # by doctor for environments). Isolated mode (-I) keeps the current folder and
@@ -60,8 +78,28 @@ markers = {
     "python_version": ".".join(platform.python_version_tuple()[:2]),
     "sys_platform": sys.platform,
 }
+def torch_cuda():
+    # torch.version.cuda, read from torch/version.py: importing torch would
+    # take seconds and may load CUDA libraries.
+    loc = pkgs.get("torch")
+    if not loc:
+        return None
+    try:
+        with open(os.path.join(loc[1], "torch", "version.py"), encoding="utf-8") as f:
+            src = f.read()
+    except OSError:
+        return None
+    m = re.search(r"^cuda\s*(?::[^=\n]*)?=\s*(?:'([^']*)'|\"([^\"]*)\"|None)", src, re.M)
+    return None if m is None else ["torch", m.group(1) or m.group(2) or ""]
+def runtime_cuda():
+    for key, (version, _) in pkgs.items():
+        if re.fullmatch(r"nvidia-cuda-runtime(-cu\d+)?", key):
+            return ["nvidia-cuda-runtime", ".".join(version.split(".")[:2])]
+    return None
 print(json.dumps({
     "executable": sys.executable,
+    "libc": list(platform.libc_ver()),
+    "cuda": torch_cuda() or runtime_cuda(),
     "version": "%d.%d.%d" % sys.version_info[:3],
     "prefix": sys.prefix,
     "base_prefix": sys.base_prefix,
@@ -205,3 +243,111 @@ def _pyenv_pythons(xy: str) -> list[str]:
         if exe.exists():
             out.append(str(exe))
     return out
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What an environment is layered on: the interpreter's Python version and
+    platform, its PEP 508 marker values, every installed distribution (version
+    with its local label, ``torch -> 2.13.0+cpu``) and the host facts that
+    markers may test (:data:`compiler.markers.FACTS`).
+
+    Built by probing a live interpreter (:func:`host_facts`) or loaded from a
+    captured target (:meth:`from_target`): a target is just its saved form.
+    """
+
+    source: str  # "target NAME" or the interpreter's path
+    python: str  # X.Y.Z
+    platform: str  # as `uv pip compile --python-platform` takes it
+    markers: Mapping[str, str]
+    packages: Mapping[str, str]  # canonical name -> version, local label kept
+    facts: Mapping[str, FactValue]
+    cuda_source: str = ""  # where cuda_version came from, for capture
+
+    @property
+    def xy(self) -> str:
+        return ".".join(self.python.split(".")[:2])
+
+    def version_of(self, key: str) -> str | None:
+        """The installed version of distribution ``key``, local label kept."""
+        return self.packages.get(key)
+
+    def evaluate(self, marker: str) -> bool:
+        """Does ``marker`` (PEP 508, with host facts) hold on this host?"""
+        from . import markers
+
+        return markers.evaluate(marker, self.facts, self.markers)
+
+    @classmethod
+    def from_target(cls, name: str, target: Target) -> HostFacts:
+        return cls(
+            source=f"target {name}",
+            python=target.python.version,
+            platform=target.python.platform,
+            markers=dict(target.markers),
+            packages=dict(target.packages),
+            facts=target.facts.as_facts(),
+        )
+
+
+@functools.cache
+def host_facts(executable: str, *, nvidia_smi: bool = True) -> HostFacts:
+    """Probe the live interpreter ``executable``: its packages, platform and
+    CUDA (``torch.version.cuda`` when torch is installed, else an
+    ``nvidia-cuda-runtime`` distribution, else ``nvidia-smi``)."""
+    from packaging.utils import canonicalize_name
+
+    data = probe(executable, "interpreter")
+    markers = {k: v for k, v in data["markers"].items() if k not in KERNEL_MARKERS}
+    cuda = data.get("cuda")
+    version: str | None = None
+    source = ""
+    if cuda:
+        source, version = cuda[0], cuda[1] or None
+    elif nvidia_smi:
+        version = _nvidia_smi_cuda()
+        source = "nvidia-smi" if version else ""
+    return HostFacts(
+        source=data["executable"] or executable,
+        python=data["version"],
+        platform=python_platform(markers, data.get("libc") or ["", ""]),
+        markers=markers,
+        packages={canonicalize_name(k): v[0] for k, v in data["packages"].items()},
+        facts={"has_cuda": version is not None, "cuda_version": version, "has_npu": False},
+        cuda_source=source or "not found",
+    )
+
+
+def python_platform(markers: Mapping[str, str], libc: list[str]) -> str:
+    """The ``--python-platform`` value uv resolves for, from marker values and libc."""
+    machine = markers.get("platform_machine", "").lower()
+    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+    system = markers.get("sys_platform", "")
+    if system == "darwin":
+        return f"{machine}-apple-darwin"
+    if system == "win32":
+        return f"{machine}-pc-windows-msvc"
+    if system != "linux":
+        return system
+    kind, version = (libc + ["", ""])[:2]
+    if kind != "glibc":
+        return f"{machine}-unknown-linux-musl"
+    match = re.match(r"(\d+)\.(\d+)", version)
+    if machine not in ("x86_64", "aarch64") or match is None:
+        return f"{machine}-unknown-linux-gnu"
+    glibc = min((int(match.group(1)), int(match.group(2))), _MANYLINUX_MAX)
+    glibc = max(glibc, (2, 17))
+    return f"{machine}-manylinux_{glibc[0]}_{glibc[1]}"
+
+
+def _nvidia_smi_cuda() -> str | None:
+    """The CUDA version the NVIDIA driver supports, from ``nvidia-smi`` (10 s at most)."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return None
+    try:
+        proc = subprocess.run([exe], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r"CUDA Version:\s*(\d+\.\d+)", proc.stdout)
+    return match.group(1) if match else None

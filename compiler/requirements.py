@@ -3,11 +3,16 @@
 An entry is a PEP 508 requirement, a ``#system_NAME#`` placeholder (optionally
 followed by ``; marker``), or, in overrides and ``-p``, a ``!NAME`` removal.
 Every entry has a key: the canonical distribution name it is about.
+
+Markers may also test host facts (``has_cuda``, ``cuda_version >= "12.8"``,
+see :mod:`.markers`): such an entry keeps its marker apart, and
+:meth:`Entry.resolve` evaluates the facts for one host.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
@@ -15,6 +20,7 @@ from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName
 
+from . import markers
 from .names import canonical
 
 __all__ = ["Entry", "EntryError", "Kind", "parse_entry"]
@@ -39,7 +45,13 @@ class Entry:
     kind: Kind
     key: NormalizedName
     name: str
-    marker: str | None = None
+    marker: str | None = None  # a placeholder's marker, or a marker with host facts
+    requirement: str | None = None  # with host facts: the requirement without its marker
+
+    @property
+    def has_facts(self) -> bool:
+        """True when the marker tests host facts, which uv cannot evaluate."""
+        return self.marker is not None and markers.uses_facts(self.marker)
 
     def expand(self, host_version: str | None) -> str:
         """The requirement uv sees: a system entry pinned to ``host_version``."""
@@ -47,6 +59,23 @@ class Entry:
             return self.text
         req = self.name if host_version is None else f"{self.name}=={host_version}"
         return f"{req} ; {self.marker}" if self.marker else req
+
+    def resolve(
+        self, host_version: str | None, facts: Mapping[str, markers.FactValue]
+    ) -> str | None:
+        """The requirement uv sees on a host with ``facts``: host-fact tests
+        evaluated, None when they exclude the entry there."""
+        if not self.has_facts:
+            return self.expand(host_version)
+        assert self.marker is not None
+        rest = markers.reduce(self.marker, facts)
+        if rest is False:
+            return None
+        if self.kind is Kind.SYSTEM:
+            base = self.name if host_version is None else f"{self.name}=={host_version}"
+        else:
+            base = self.requirement or self.name
+        return base if rest is True else f"{base} ; {rest}"
 
 
 def parse_entry(text: str, *, allow_remove: bool = False) -> Entry:
@@ -65,11 +94,32 @@ def parse_entry(text: str, *, allow_remove: bool = False) -> Entry:
             f"invalid requirement {text!r}: '#' may only start a #system_NAME# placeholder;"
             " engine-specific entries belong in an [engines.NAME] table"
         )
+    head, marker = _split_facts(stripped, text)
     try:
-        req = Requirement(stripped)
+        req = Requirement(head)
     except InvalidRequirement as exc:
         raise EntryError(f"invalid requirement {text!r}: {_first_line(exc)}") from None
+    if marker is not None:
+        if req.marker is not None:
+            raise EntryError(f"invalid requirement {text!r}: more than one ';'")
+        return Entry(stripped, Kind.REQUIREMENT, canonical(req.name), req.name, marker, head)
     return Entry(stripped, Kind.REQUIREMENT, canonical(req.name), req.name)
+
+
+def _split_facts(stripped: str, text: str) -> tuple[str, str | None]:
+    """(the requirement, its marker) when the marker tests host facts, else
+    (the entry, None): packaging parses those itself."""
+    if not markers.uses_facts(stripped):
+        return stripped, None
+    # A URL requirement needs a space before its ';' (PEP 508).
+    head, sep, marker = stripped.partition(" ;" if " @ " in stripped else ";")
+    if not sep or not markers.uses_facts(marker):
+        return stripped, None
+    try:
+        markers.validate(marker.strip())
+    except markers.MarkerError as exc:
+        raise EntryError(f"invalid requirement {text!r}: {exc}") from None
+    return head.strip(), marker.strip()
 
 
 def _parse_removal(text: str, allow_remove: bool) -> Entry:
@@ -104,7 +154,13 @@ def _parse_placeholder(text: str) -> Entry:
         )
     marker_text = match.group("marker")
     marker: str | None = None
-    if marker_text is not None:
+    if marker_text is not None and markers.uses_facts(marker_text):
+        try:
+            markers.validate(marker_text.strip())
+        except markers.MarkerError as exc:
+            raise EntryError(f"invalid marker in {text!r}: {exc}") from None
+        marker = marker_text.strip()
+    elif marker_text is not None:
         try:
             marker = str(Marker(marker_text.strip()))
         except InvalidMarker as exc:

@@ -1,8 +1,9 @@
 """Validate spec files and report every problem, one line each: FILE: FIELD: message.
 
-With no PATH, validates every spec in the specs folder and its _engines.toml.
-A folder argument means the specs in it. Writes nothing. Exit status: 0 when
-every file is valid, 1 when any is not, 2 for a usage error.
+With no PATH, validates every spec in the specs folder, its _engines.toml and
+its targets (_targets/*.toml). A folder argument means the specs in it. Writes
+nothing. Exit status: 0 when every file is valid, 1 when any is not, 2 for a
+usage error.
 """
 
 from __future__ import annotations
@@ -22,20 +23,22 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import UsageError
     from ..paths import ENGINES_FILE, display, spec_files
     from ..spec import Engines, Problem, check_engines_file, check_spec_file
+    from ..spec.targets import TARGETS_DIR, check_target_file, target_files
 
     paths, ui = context(args)
-    targets: list[Path] = []
+    files: list[Path] = []
     for raw in args.paths or [str(paths.specs)]:
         p = Path(raw)
         if os.path.isdir(p):  # os.path: False, not an error, for a name too long
-            targets += spec_files(p)
+            files += spec_files(p)
             if (p / ENGINES_FILE).exists():
-                targets.append(p / ENGINES_FILE)
+                files.append(p / ENGINES_FILE)
+            files += target_files(p)
         elif os.path.isfile(p):
-            targets.append(p)
+            files.append(p)
         else:
             raise UsageError(f"{display(p)}: no such file or folder")
-    if not targets:
+    if not files:
         raise UsageError(
             f"no spec files found in {', '.join(args.paths) or display(paths.specs)}",
             hint="create one with 'modelenv new NAME -p REQ'",
@@ -55,17 +58,19 @@ def run(args: argparse.Namespace) -> int:
     problems: list[Problem] = []
     invalid = 0
     seen: set[Path] = set()
-    for target in targets:
-        if target.resolve() in seen:
+    for file in files:
+        if file.resolve() in seen:
             continue
-        seen.add(target.resolve())
-        if target.name == ENGINES_FILE:
-            found = engines_for(target.parent)[1]
+        seen.add(file.resolve())
+        if file.name == ENGINES_FILE:
+            found = engines_for(file.parent)[1]
+        elif file.parent.name == TARGETS_DIR:
+            found = check_target_file(file)[1]
         else:
-            engines, engine_problems = engines_for(target.parent)
+            engines, engine_problems = engines_for(file.parent)
             # An invalid engines file is reported once, on its own; specs are then
             # checked without the unknown-engine test rather than not at all.
-            found = check_spec_file(target, engines if not engine_problems else None)[1]
+            found = check_spec_file(file, engines if not engine_problems else None)[1]
         problems += found
         invalid += bool(found)
     for problem in problems:

@@ -7,7 +7,8 @@ out, or a list of :class:`Problem` that each name the file, the field and the fi
 - :mod:`.schema`: the pydantic models and single-value validation;
 - :mod:`.problems`: TOML reading and located problems, shared by every schema;
 - :mod:`.checks`: loading specs and engine defaults, with cross-field checks;
-- :mod:`.overrides`: the user's overrides file.
+- :mod:`.overrides`: the user's overrides file;
+- :mod:`.targets`: targets (``specs/_targets/NAME.toml``), the hosts locks are made for.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from .checks import check_engines_file, check_spec_file, check_spec_text, load_engines, load_spec
 from .overrides import load_overrides
 from .problems import Problem, SpecError
+from .targets import Target, check_target_file, load_targets
 from .schema import (
     INDEX_STRATEGIES,
     EngineDefaults,
@@ -41,10 +43,13 @@ __all__ = [
     "Problem",
     "Spec",
     "SpecError",
+    "Target",
     "check_engines_file",
     "check_spec_file",
     "check_spec_text",
+    "check_target_file",
     "load_engines",
     "load_overrides",
     "load_spec",
+    "load_targets",
 ]

@@ -16,6 +16,7 @@ from ..names import check_model_name, did_you_mean
 from ..paths import ENGINES_FILE, display
 from ..requirements import EntryError, parse_entry
 from .problems import Problem, SpecError, field_path, parse_toml, problems_from, read_toml
+from .targets import TARGETS_DIR, target_files
 from .schema import (
     EngineDefaults,
     Engines,
@@ -56,12 +57,15 @@ class _View:
     constraints: object
     engines: object  # {name: (packages, constraints)} when a table
     validated: bool  # False: read leniently from data that failed validation
+    targets: object = None
 
 
 def _view_of(spec: Spec) -> _View:
     engines = {n: (v.packages, v.constraints) for n, v in spec.engines.items()}
     env = spec.env
-    return _View(spec.model.name, env.python, env.packages, env.constraints, engines, True)
+    return _View(
+        spec.model.name, env.python, env.packages, env.constraints, engines, True, env.targets
+    )
 
 
 def _raw_view(data: dict[str, Any]) -> _View:
@@ -83,7 +87,28 @@ def _raw_view(data: dict[str, Any]) -> _View:
         env.get("constraints", ()),
         engines,
         False,
+        env.get("targets"),
     )
+
+
+def _targets_problems(shown: str, path: Path, targets: object) -> list[Problem]:
+    """``env.targets`` names captured targets, each once."""
+    if not isinstance(targets, (list, tuple)):
+        return []
+    known = [p.stem for p in target_files(path.parent)]
+    problems = _duplicates(shown, "env.targets", targets, lambda v: v)
+    for i, name in enumerate(targets):
+        if isinstance(name, str) and name not in known:
+            problems.append(
+                Problem(
+                    shown,
+                    f"env.targets[{i}]",
+                    f"unknown target {name!r}{did_you_mean(name, known)}; targets in"
+                    f" {display(path.parent / TARGETS_DIR)}: {', '.join(known) or 'none'}"
+                    " (capture one with 'modelenv target capture NAME')",
+                )
+            )
+    return problems
 
 
 def _semantic_problems(
@@ -104,6 +129,7 @@ def _semantic_problems(
             )
         )
     problems += _duplicates(shown, "env.python", view.python, lambda v: v)
+    problems += _targets_problems(shown, path, view.targets)
     problems += _duplicates(shown, "env.packages", view.packages, _key)
     problems += _duplicates(shown, "env.constraints", view.constraints, _key)
     variants = view.engines if isinstance(view.engines, dict) else {}

@@ -121,6 +121,8 @@ class EnvSection(_Frozen):
     system_site_packages: StrictBool = True
     exclude_newer: DateText | None = None
     index: IndexSection | None = None
+    # The targets (specs/_targets/NAME.toml) to lock for; None: every target.
+    targets: tuple[str, ...] | None = None
 
 
 class EngineVariant(_Frozen):
