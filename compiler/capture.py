@@ -110,7 +110,7 @@ def _value(value: Any) -> str:
 def _table(name: str, values: Mapping[str, Any]) -> list[str]:
     lines = [f"[{name}]"]
     lines += [f"{toml_key(k)} = {_value(v)}" for k, v in values.items() if v is not None]
-    return lines + [""]
+    return [*lines, ""]
 
 
 def render_target(name: str, target: Target) -> str:

@@ -329,7 +329,7 @@ def python_platform(markers: Mapping[str, str], libc: list[str]) -> str:
         return f"{machine}-pc-windows-msvc"
     if system != "linux":
         return system
-    kind, version = (libc + ["", ""])[:2]
+    kind, version = ([*libc, "", ""])[:2]
     if kind != "glibc":
         return f"{machine}-unknown-linux-musl"
     match = re.match(r"(\d+)\.(\d+)", version)

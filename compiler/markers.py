@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Union
 
 __all__ = [
     "FACTS",
@@ -40,7 +39,7 @@ __all__ = [
 
 # Fact name -> its kind. Documented in docs/targets.md.
 FACTS: Mapping[str, str] = {"has_cuda": "bool", "has_npu": "bool", "cuda_version": "version"}
-FactValue = Union[bool, str, None]
+FactValue = bool | str | None
 
 _OPS = ("===", "==", "!=", "<=", ">=", "~=", "<", ">")
 _TOKEN = re.compile(
@@ -82,7 +81,7 @@ class _Not:
     item: _Node
 
 
-_Node = Union[_Fact, _Pep, _Bool, _Not]
+_Node = _Fact | _Pep | _Bool | _Not
 
 
 def uses_facts(marker: str) -> bool:
@@ -211,8 +210,9 @@ class _Parser:
             if kind == "word" and FACTS.get(left) == "bool":
                 return _Fact(left)
             if kind == "word" and left in FACTS:
-                raise self.fail(f"{left} must be compared with a quoted version, such as"
-                                f' {left} >= "12.8"')
+                raise self.fail(
+                    f'{left} must be compared with a quoted version, such as {left} >= "12.8"'
+                )
             raise self.fail(f"expected an operator after {left!r}")
         _, op = self.take()
         kind2, right = self.take()

@@ -16,7 +16,7 @@ __all__ = [
     "is_model_name",
 ]
 
-MODEL_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+MODEL_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")
 
 
 def canonical(name: str) -> NormalizedName:
@@ -27,7 +27,7 @@ def canonical(name: str) -> NormalizedName:
 def is_model_name(name: str) -> bool:
     # ".." would be matched by the pattern's tail; it is never a valid name
     # because model names become path components under the home and locks.
-    return bool(MODEL_NAME_RE.match(name)) and ".." not in name and len(name) <= 128
+    return bool(MODEL_NAME_RE.fullmatch(name)) and ".." not in name and len(name) <= 128
 
 
 def check_model_name(name: str, what: str = "model name") -> str | None:

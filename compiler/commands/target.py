@@ -127,12 +127,10 @@ def _list(args: argparse.Namespace) -> int:
     for name, t in sorted(targets.items()):
         cuda = t.facts.cuda_version or ("yes" if t.facts.has_cuda else "no")
         at = t.capture.at.date().isoformat() if t.capture.at else "-"
-        rows.append(
-            (name, t.python.version, t.python.platform, cuda, str(len(t.packages)), at)
-        )
+        rows.append((name, t.python.version, t.python.platform, cuda, str(len(t.packages)), at))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
-        ui.result("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        ui.result("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
     return 0
 
 
@@ -158,8 +156,7 @@ def _show(args: argparse.Namespace) -> int:
         lines.append(f"  description: {target.description}")
     lines.append(f"  python:      {target.python.version} ({target.python.platform})")
     lines.append(
-        "  facts:       "
-        + ", ".join(f"{k}={_fact(v)}" for k, v in target.facts.as_facts().items())
+        "  facts:       " + ", ".join(f"{k}={_fact(v)}" for k, v in target.facts.as_facts().items())
     )
     if target.index is not None:
         for key, value in target.index.model_dump(exclude_unset=True).items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..markers import fact_names, mask
 from ..requirements import EntryError, parse_entry
 from .names import EngineNames
 from .result import Mapped
@@ -122,36 +123,11 @@ def _split_engine_marker(marker: str) -> tuple[str, str | None] | str:
             return match.group("engine"), None
         rest = rest.strip()
         # "#engine# == 'x' and a or b" is "(engine and a) or b": not one engine's entry.
-        if not rest or "#engine#" in rest or re.search(r"\bor\b", _mask(rest)):
+        if not rest or "#engine#" in rest or re.search(r"\bor\b", mask(rest)):
             return unsupported
         return match.group("engine"), rest
     return unsupported
 
 
-def _mask(marker: str) -> str:
-    """``marker`` with quoted strings and parenthesised parts blanked out."""
-    out = []
-    depth = 0
-    quote = ""
-    for ch in marker:
-        if quote:
-            if ch == quote:
-                quote = ""
-            out.append(" ")
-        elif ch in "\"'":
-            quote = ch
-            out.append(" ")
-        elif ch == "(":
-            depth += 1
-            out.append(" ")
-        elif ch == ")":
-            depth = max(depth - 1, 0)
-            out.append(" ")
-        else:
-            out.append(" " if depth else ch)
-    return "".join(out)
-
-
 def _accelerator_variables(marker: str) -> list[str]:
-    unquoted = re.sub(r"\"[^\"]*\"|'[^']*'", " ", marker)
-    return [v for v in ACCELERATOR_MARKERS if re.search(rf"\b{v}\b", unquoted)]
+    return fact_names(marker, ACCELERATOR_MARKERS)

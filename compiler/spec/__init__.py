@@ -16,7 +16,6 @@ from __future__ import annotations
 from .checks import check_engines_file, check_spec_file, check_spec_text, load_engines, load_spec
 from .overrides import load_overrides
 from .problems import Problem, SpecError
-from .targets import Target, check_target_file, load_targets
 from .schema import (
     INDEX_STRATEGIES,
     EngineDefaults,
@@ -29,6 +28,7 @@ from .schema import (
     OverrideSection,
     Spec,
 )
+from .targets import Target, check_target_file, load_targets
 
 __all__ = [
     "INDEX_STRATEGIES",

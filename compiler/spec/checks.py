@@ -16,7 +16,6 @@ from ..names import check_model_name, did_you_mean
 from ..paths import ENGINES_FILE, display
 from ..requirements import EntryError, parse_entry
 from .problems import Problem, SpecError, field_path, parse_toml, problems_from, read_toml
-from .targets import TARGETS_DIR, target_files
 from .schema import (
     EngineDefaults,
     Engines,
@@ -26,6 +25,7 @@ from .schema import (
     ModelSection,
     Spec,
 )
+from .targets import TARGETS_DIR, target_files
 
 __all__ = [
     "check_engines_file",

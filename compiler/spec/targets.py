@@ -13,12 +13,11 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StrictBool, ValidationError, model_validator
-from typing import Annotated
 
 from ..names import check_model_name
 from ..paths import display
@@ -71,7 +70,7 @@ def _check_platform(value: str) -> str:
     if not _PLATFORM.match(value):
         raise ValueError(
             f"unknown platform {value!r}: expected a value of 'uv pip compile"
-            " --python-platform', for example \"x86_64-manylinux_2_28\" or \"aarch64-apple-darwin\""
+            ' --python-platform\', for example "x86_64-manylinux_2_28" or "aarch64-apple-darwin"'
         )
     return value
 
@@ -132,7 +131,11 @@ class FactsSection(_Frozen):
         return self
 
     def as_facts(self) -> dict[str, bool | str | None]:
-        return {"has_cuda": self.has_cuda, "cuda_version": self.cuda_version, "has_npu": self.has_npu}
+        return {
+            "has_cuda": self.has_cuda,
+            "cuda_version": self.cuda_version,
+            "has_npu": self.has_npu,
+        }
 
 
 class CaptureSection(_Frozen):
@@ -149,9 +152,7 @@ class Target(_Frozen):
     description: str | None = None
     python: PythonSection
     facts: FactsSection = Field(default_factory=FactsSection)
-    markers: Annotated[dict[str, str], AfterValidator(_check_markers)] = Field(
-        default_factory=dict
-    )
+    markers: Annotated[dict[str, str], AfterValidator(_check_markers)] = Field(default_factory=dict)
     index: IndexSection | None = None
     packages: Annotated[dict[str, str], AfterValidator(_check_packages)] = Field(
         default_factory=dict
@@ -210,7 +211,9 @@ def target_files(specs_dir: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(
-        p for p in folder.iterdir() if p.suffix == ".toml" and not p.name.startswith(".") and p.is_file()
+        p
+        for p in folder.iterdir()
+        if p.suffix == ".toml" and not p.name.startswith(".") and p.is_file()
     )
 
 
@@ -244,12 +247,3 @@ def load_targets(specs_dir: Path) -> dict[str, Target]:
     if problems:
         raise SpecError(problems, hint="recapture with 'modelenv target capture', or fix the file")
     return out
-
-
-def facts_of(values: Mapping[str, Any]) -> FactsSection:
-    """Facts from plain values, with the same checks as a file (raises ValueError)."""
-    try:
-        return FactsSection.model_validate(dict(values))
-    except ValidationError as exc:
-        msgs = problems_from(exc, "--fact", {"": FactsSection.model_fields})
-        raise ValueError("; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in msgs)) from None

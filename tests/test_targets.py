@@ -1,0 +1,129 @@
+"""Targets: capture from a real base interpreter, list, show, validate."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from compiler.spec.targets import load_targets
+
+from .basevenv import base_venv
+from .conftest import run_cli, write_spec
+from .wheels import make_wheel
+
+XYZ = ".".join(str(p) for p in sys.version_info[:3])
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory, uv_cache: Path) -> str:
+    """A base interpreter as on a model server: a torch-like package with a local
+    label (whose torch/version.py says CUDA 12.8) and alpha."""
+    root = tmp_path_factory.mktemp("targets")
+    wheels = root / "wheels"
+    make_wheel(wheels, "torch", "2.0.0+cu128", files={"torch/version.py": "cuda: str = '12.8'\n"})
+    make_wheel(wheels, "alpha", "1.0.0")
+    return base_venv(root / "base", wheels, ["torch", "alpha"], uv_cache)
+
+
+def test_capture_list_show(project: Path, base: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(
+        capsys, "target", "capture", "gpu", "--python", base, "--description", "a GPU image",
+        "--extra-index-url", "https://download.pytorch.org/whl/cu128",
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.strip() == "specs/_targets/gpu.toml"
+    assert "has_cuda=true, cuda_version=12.8" in err
+    text = (project / "specs/_targets/gpu.toml").read_text()
+    assert 'torch = "2.0.0+cu128"' in text and 'alpha = "1.0.0"' in text
+    assert 'cuda_from = "torch"' in text
+    assert 'extra_urls = ["https://download.pytorch.org/whl/cu128"]' in text
+    target = load_targets(project / "specs")["gpu"]
+    assert target.python.version == XYZ
+    assert target.python.platform  # e.g. x86_64-manylinux_2_36
+    assert target.facts.as_facts() == {"has_cuda": True, "cuda_version": "12.8", "has_npu": False}
+    assert "platform_release" not in target.markers  # the kernel, not the image
+
+    code, out, _ = run_cli(capsys, "target", "list")
+    assert code == 0 and out.splitlines()[1].split()[:5] == [
+        "gpu",
+        XYZ,
+        target.python.platform,
+        "12.8",
+        str(len(target.packages)),
+    ]
+    code, out, _ = run_cli(capsys, "target", "show", "gpu")
+    assert code == 0 and "torch==2.0.0+cu128" in out and "description: a GPU image" in out
+    code, _, err = run_cli(capsys, "target", "show", "gpux")
+    assert code == 2 and "unknown target 'gpux' (did you mean 'gpu'?)" in err
+    code, out, _ = run_cli(capsys, "validate")
+    assert code == 0
+
+
+def test_facts_override_and_recapture(
+    project: Path, base: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_cli(
+        capsys, "target", "capture", "cpu", "--python", base, "--fact", "has_cuda=false"
+    )
+    assert code == 0, err
+    facts = load_targets(project / "specs")["cpu"].facts
+    assert (facts.has_cuda, facts.cuda_version) == (False, None)
+    code, _, err = run_cli(capsys, "target", "capture", "cpu", "--python", base, "--fact",
+                           "has_cuda=false")  # fmt: skip
+    assert "unchanged   its locks stay valid" in err
+    code, _, err = run_cli(
+        capsys, "target", "capture", "cpu", "--python", base, "--fact", "cuda_version=13.0"
+    )
+    assert code == 0 and "changed     facts changed" in err
+    assert load_targets(project / "specs")["cpu"].facts.has_cuda is True
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--fact", "has_cuda=maybe"], "--fact 'has_cuda=maybe': has_cuda is true or false"),
+        (["--fact", "cuda=12"], "unknown fact 'cuda'"),
+        (["--fact", "cuda_version=x"], "'x' is not a version"),
+        (["--index-url", "https://u:secret@e.org/simple"], "keep credentials out"),
+    ],
+)
+def test_capture_usage_errors(
+    project: Path, base: str, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, _, err = run_cli(capsys, "target", "capture", "t", "--python", base, *argv)
+    assert code == 2 and message in err and "secret" not in err
+    assert not (project / "specs/_targets/t.toml").exists()
+
+
+def test_bad_names(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "target", "capture", "py3.11")
+    assert code == 2 and "universal locks" in err
+    code, _, err = run_cli(capsys, "target", "capture", "../x")
+    assert code == 2 and "path separators" in err
+
+
+def test_validate_target_files(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = project / "specs/_targets"
+    folder.mkdir()
+    (folder / "bad.toml").write_text(
+        '[python]\nversion = "3.11"\nplatform = "x86_64-manylinx_2_28"\n\n'
+        '[facts]\nhas_cuda = false\ncuda_version = "12.8"\nhas_gpu = true\n\n'
+        '[packages]\nTorch = "2.0.0"\n'
+    )
+    write_spec(project, "m", '[env]\npackages = ["alpha"]\ntargets = ["bda", "bad"]\n')
+    code, out, err = run_cli(capsys, "validate")
+    assert code == 1
+    assert out.splitlines() == [
+        "specs/m.toml: env.targets[0]: unknown target 'bda' (did you mean 'bad'?); targets in"
+        " specs/_targets: bad (capture one with 'modelenv target capture NAME')",
+        "specs/_targets/bad.toml: python.version: invalid Python version '3.11': expected X.Y.Z,"
+        ' for example "3.11.9"',
+        "specs/_targets/bad.toml: python.platform: unknown platform 'x86_64-manylinx_2_28':"
+        " expected a value of 'uv pip compile --python-platform', for example"
+        ' "x86_64-manylinux_2_28" or "aarch64-apple-darwin"',
+        "specs/_targets/bad.toml: facts.has_gpu: unknown key 'has_gpu' (did you mean 'has_npu'?)",
+        "specs/_targets/bad.toml: packages: package name 'Torch' is not normalised: write 'torch'",
+    ]
+    assert "2 of 3 files invalid" in err
