@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -140,6 +140,7 @@ class Interpreter:
     base_prefix: str
     site_packages: tuple[str, ...]
     packages: Mapping[str, str]  # canonical name -> version
+    markers: Mapping[str, str] = field(default_factory=dict)  # PEP 508 marker values
 
     @property
     def xy(self) -> str:
@@ -171,6 +172,7 @@ def inspect_interpreter(executable: str) -> Interpreter:
         base_prefix=data["base_prefix"],
         site_packages=tuple(data["site_packages"]),
         packages={canonicalize_name(k): v[0] for k, v in data["packages"].items()},
+        markers=data["markers"],
     )
 
 

@@ -84,8 +84,9 @@ def read_header(path: Path) -> tuple[LockHeader | None, str]:
 @dataclass(frozen=True)
 class LockedPackage:
     name: str  # canonical
-    version: str
+    version: str  # "" for a direct URL
     text: str  # the whole block, hashes included
+    marker: str = ""  # the PEP 508 marker after " ; ", "" when none
 
 
 def parse_lock_body(body: str) -> list[LockedPackage]:
@@ -102,7 +103,9 @@ def parse_lock_body(body: str) -> list[LockedPackage]:
             blocks.append([line])
     out = []
     for block in blocks:
-        head = block[0].split(" ;")[0].strip().rstrip("\\").strip()
+        first = block[0].strip().rstrip("\\").strip()
+        head, _, marker = first.partition(" ;")
+        head = head.strip()
         if " @ " in head:
             # A direct URL: no version to compare, so it is always installed.
             name, version = head.split(" @ ", 1)[0], ""
@@ -114,6 +117,11 @@ def parse_lock_body(body: str) -> list[LockedPackage]:
                     hint="regenerate the lock with 'modelenv lock'",
                 )
         out.append(
-            LockedPackage(canonicalize_name(name.strip()), version.strip(), "\n".join(block))
+            LockedPackage(
+                canonicalize_name(name.strip()),
+                version.strip(),
+                "\n".join(block),
+                marker.strip(),
+            )
         )
     return out

@@ -153,21 +153,16 @@ def _install(
     plan: Plan,
     offline: bool,
 ) -> tuple[list[str], list[str]]:
+    from .delta import Delta, install_delta
     from .lockfile import body_of
 
-    packages = parse_lock_body(body_of(lock_text))
-    installed, reused, todo = [], [], []
-    for pkg in packages:
-        host_version = interp.packages.get(pkg.name) if (interp and skip_installed) else None
-        if host_version is not None and pkg.name in plan.system:
-            # #system_NAME# pins the host's version without its local label
-            # (torch 2.5.1+cu121 -> torch==2.5.1): the host's build is the one meant.
-            host_version = host_version.split("+", 1)[0]
-        if host_version == pkg.version:
-            reused.append(f"{pkg.name}=={pkg.version}")
-        else:
-            todo.append(pkg)
-            installed.append(f"{pkg.name}=={pkg.version}")
+    assert interp is not None
+    delta = install_delta(
+        parse_lock_body(body_of(lock_text)),
+        interp.packages if skip_installed else None,
+        interp.markers,
+    )
+    todo = delta.install
     if todo:
         with tempfile.TemporaryDirectory(prefix="modelenv-install-") as tmp:
             req = Path(tmp) / "requirements.txt"
@@ -197,7 +192,7 @@ def _install(
                     )
                 ),
             )
-    return installed, reused
+    return Delta.pins(delta.install), Delta.pins(delta.reuse)
 
 
 def _build(
@@ -282,12 +277,12 @@ def _revalidate(
         or base.get("version") != interp.version
     ):
         return None
+    from .delta import satisfies
+
     for pin in record.get("reused", []):
         name, _, version = pin.partition("==")
         have = interp.packages.get(name)
-        if have is not None and name in plan.system:
-            have = interp.version_of(name)
-        if have != version:
+        if have is None or not satisfies(have, version):
             return None  # a package the environment borrows from the host changed
     record = seal(
         {

@@ -19,9 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_environment(path: Path, record: dict[str, Any]) -> list[str]:
     """Plain-words problems of one v4 environment; empty when healthy."""
-    from packaging.markers import Marker
-
     from .. import uv
+    from ..delta import applies, satisfies
     from ..errors import ModelenvError
     from ..host import probe
     from ..lockfile import body_of, parse_lock_body, sha256_text
@@ -52,8 +51,7 @@ def check_environment(path: Path, record: dict[str, Any]) -> list[str]:
         return [*problems, f"its lock copy {LOCK_NAME} is unreadable: {exc.message}"]
     prefix = str(Path(seen["prefix"]).resolve())
     for pkg in locked:
-        head = pkg.text.splitlines()[0].rstrip("\\").strip()
-        if ";" in head and not Marker(head.split(";", 1)[1].strip()).evaluate(seen["markers"]):
+        if not applies(pkg.marker, seen["markers"]):
             continue
         found = seen["packages"].get(pkg.name)
         if found is None:
@@ -66,7 +64,7 @@ def check_environment(path: Path, record: dict[str, Any]) -> list[str]:
             if str(Path(location).resolve()).startswith(prefix)
             else (f"from the host ({location})")
         )
-        if pkg.version and pkg.version not in (version, version.split("+", 1)[0]):
+        if pkg.version and not satisfies(version, pkg.version):
             problems.append(f"{pkg.name}: locked at {pkg.version}, found {version} {where}")
     result = uv.run(["pip", "check", "--python", str(python)])
     if not result.ok:
