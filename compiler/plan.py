@@ -142,7 +142,8 @@ def pick_python(spec: Spec, requested: str | None, preferred: str | None = None)
 def _layers(spec: Spec, spec_path: Path, engines: Engines, engine: str | None) -> list[Layer]:
     shown = display(spec_path)
     layers: list[Layer] = []
-    if engine is not None:
+    variant = None if engine is None else spec.engines[engine]
+    if engine is not None and variant is not None and variant.defaults:
         defaults = engines.defaults[engine]
         layers.append(
             Layer(
@@ -150,9 +151,11 @@ def _layers(spec: Spec, spec_path: Path, engines: Engines, engine: str | None) -
             )
         )
     layers.append(Layer(shown, "env", spec.env.packages, spec.env.constraints))
-    if engine is not None:
-        variant = spec.engines[engine]
+    if variant is not None:
         layers.append(Layer(shown, f"engines.{engine}", variant.packages, variant.constraints))
+    elif spec.default is not None:
+        own = spec.default
+        layers.append(Layer(shown, "default", own.packages, own.constraints))
     return layers
 
 
@@ -165,9 +168,14 @@ def _overrides_path(paths: Paths, request: Request) -> Path | None:
 
 def _check_engine(spec: Spec, engine: str | None) -> str | None:
     if engine in (None, DEFAULT_ENGINE):
-        if not spec.env.packages:
+        if not spec.has_default:
+            why = (
+                "[default] enabled = false"
+                if spec.default is not None and not spec.default.enabled
+                else "env.packages is empty"
+            )
             raise UsageError(
-                f"model {spec.name!r} has no default variant (env.packages is empty);"
+                f"model {spec.name!r} has no default variant ({why});"
                 f" choose an engine: {', '.join(sorted(spec.engines))}"
             )
         return None

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from compiler.importer import (
     CLASH,
+    DUPLICATE,
     MERGED,
     SKIPPED,
     SUSPICIOUS,
@@ -356,8 +357,11 @@ def test_a_model_maps_to_env_engines_and_index() -> None:
                 "no_build_isolation": True,
             },
         },
+        # One record naming engines: Xinference runs it only on one of them.
+        "default": {"enabled": False},
         "engines": {
-            "flag": {"packages": ["FlagEmbedding"]},
+            # No '#flag_dependencies#': the engine's defaults are refused.
+            "flag": {"defaults": False, "packages": ["FlagEmbedding"]},
             "transformers": {"packages": []},
             "vllm": {"packages": ["#system_numpy#"]},
         },
@@ -387,7 +391,7 @@ def test_left_out_entries_stay_in_the_spec_as_comments() -> None:
         " and environments are installed with hashes required",
     ]
     # The engine still gets its table: the model does run on it.
-    assert spec_data(text)["engines"] == {"vllm": {"packages": []}}
+    assert spec_data(text)["engines"] == {"vllm": {"defaults": False, "packages": []}}
 
 
 def test_records_of_one_model_are_merged() -> None:
@@ -408,10 +412,15 @@ def test_records_of_one_model_are_merged() -> None:
     )
     assert [s.name for s in result.specs] == ["whisper-tiny", "other"]
     data = spec_data(result.specs[0].toml(result.source))
-    # First record: [env]. A later record naming engines: its engine-less entries
-    # go to those engines. A later record naming none: [env].
-    assert data["env"]["packages"] == ["transformers", "accelerate", "#system_torch#", "librosa"]
-    assert data["engines"] == {"mlx": {"packages": ["mlx-whisper", "soundfile", "#system_numpy#"]}}
+    # Every record the same way: one naming engines goes to those engines, one
+    # naming none to the default variant only ([default]); nothing serves both.
+    assert "env" not in data
+    assert data["default"] == {
+        "packages": ["transformers", "accelerate", "#system_torch#", "librosa"]
+    }
+    assert data["engines"] == {
+        "mlx": {"defaults": False, "packages": ["mlx-whisper", "soundfile", "#system_numpy#"]}
+    }
     merged = result.of_kind(MERGED)
     assert [(f.model, f.entry) for f in merged] == [("whisper-tiny", "whisper-tiny")]
     assert merged[0].why.startswith("3 records merged")
@@ -420,15 +429,45 @@ def test_records_of_one_model_are_merged() -> None:
 def test_duplicates_are_kept_once_and_conflicts_reported() -> None:
     result = import_xinference(
         registry(
-            ("m", ["einops", "einops", "Pillow", "pillow==11.3.0", 'pillow ; #engine# == "vllm"']),
+            (
+                "m",
+                [
+                    "einops",
+                    "einops",
+                    "Pillow",
+                    "pillow==11.3.0",
+                    "qwen-asr>=1",
+                    "qwen-asr[vllm]<2",
+                    "#system_numpy#",
+                    "numpy<2",
+                    'six ; python_version < "3.12"',
+                    "six",
+                    'pillow ; #engine# == "vllm"',
+                ],
+            ),
         )
     )
     data = spec_data(result.specs[0].toml(result.source))
-    assert data["env"]["packages"] == ["einops", "Pillow"]
+    # Two plain entries for one package become one asking for both, as pip
+    # installing both would; a placeholder or another marker cannot be joined.
+    assert data["env"]["packages"] == [
+        "einops",
+        "Pillow==11.3.0",
+        "qwen-asr[vllm]<2,>=1",
+        "#system_numpy#",
+        'six ; python_version < "3.12"',
+    ]
     assert data["engines"]["vllm"]["packages"] == ["pillow"]
     assert [f.why for f in result.unexpressible] == [
-        "'pillow' is already listed as 'Pillow' in the same table;"
-        " modelenv lists a package once per table"
+        "'numpy' is already listed as '#system_numpy#' in the same table;"
+        " modelenv lists a package once per table",
+        "'six' is already listed as 'six ; python_version < \"3.12\"' in the same table;"
+        " modelenv lists a package once per table",
+    ]
+    assert [f.why for f in result.of_kind(DUPLICATE)] == [
+        "listed twice; kept once",
+        "combined with 'Pillow' as 'Pillow==11.3.0'",
+        "combined with 'qwen-asr>=1' as 'qwen-asr[vllm]<2,>=1'",
     ]
 
 
@@ -675,17 +714,22 @@ def test_import_the_whole_xinference_corpus(
     # The wheel URLs with cuda_version markers count as accelerator entries;
     # kokoro-82m's two named wheel URLs are expressible and kept.
     assert by_reason == {"VCS URL": 10, "accelerator": 9}
+    # Records scoped to their variants (docs/import.md, "Records and variants").
+    engine_tables = [t for spec in result.specs for t in spec.engines.values()]
+    assert (len(engine_tables), sum(not t.defaults for t in engine_tables)) == (715, 107)
+    assert sum(not s.has_default and bool(s.env.packages) for s in result.specs) == 47
+    assert sum(bool(s.default.packages) for s in result.specs) == 22
     assert len(list(out.glob("*.toml"))) == 332
 
     whisper = tomllib.loads((out / "whisper-tiny.toml").read_text())
-    assert whisper["env"]["packages"] == [
+    assert whisper["default"]["packages"] == [
         "transformers",
         "accelerate",
         "#system_torch#",
         "#system_numpy#",
     ]
     assert whisper["engines"] == {
-        "mlx": {"packages": ["mlx-whisper", "numba>=0.64.0", "#system_numpy#"]}
+        "mlx": {"defaults": False, "packages": ["mlx-whisper", "numba>=0.64.0", "#system_numpy#"]}
     }
 
     code, _, err = run_cli(capsys, "validate", str(out))
@@ -699,5 +743,5 @@ def test_import_the_whole_xinference_corpus(
         capsys, "lock", "--check", "--specs", str(out), "--locks", str(locks)
     )
     assert code == 1
-    assert len(out_text.splitlines()) + len(err.splitlines()) >= 833
-    assert "833 of 833 locks missing, stale or edited" in out_text + err
+    assert len(out_text.splitlines()) + len(err.splitlines()) >= 784
+    assert "784 of 784 locks missing, stale or edited" in out_text + err

@@ -54,32 +54,61 @@ class Table:
     packages: list[str] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)
     left_out: list[Finding] = field(default_factory=list)
+    defaults: bool = False  # an engine variant: the source asked for its defaults
 
     def add(self, text: str) -> str | None:
-        """Append ``text``: None when added, "" when this very entry is already
-        there, else why not (its package is listed differently)."""
+        """Add ``text``: None when added, "" when this very entry is already
+        there, "combined as 'X'" when it was joined to the entry for the same
+        package, else why not (the two cannot be joined)."""
         key = parse_entry(text).key
         if key not in self.keys:
             self.keys[key] = text
             self.packages.append(text)
             return None
-        if self.keys[key] == text:
+        earlier = self.keys[key]
+        if earlier == text:
             return ""
+        joined = combine(earlier, text)
+        if joined is not None:
+            self.packages[self.packages.index(earlier)] = self.keys[key] = joined
+            return f"combined with {earlier!r} as {joined!r}"
         return (
-            f"{key!r} is already listed as {self.keys[key]!r} in the same table;"
+            f"{key!r} is already listed as {earlier!r} in the same table;"
             " modelenv lists a package once per table"
         )
 
 
+def combine(first: str, second: str) -> str | None:
+    """One requirement asking for what both ask for (extras joined, specifiers
+    intersected), as installing both would; None unless both are plain PEP 508
+    requirements of one package with the same marker and no URL."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        a, b = Requirement(first), Requirement(second)
+    except InvalidRequirement:
+        return None  # a placeholder: pinned to the host, nothing to join
+    if a.url or b.url or str(a.marker) != str(b.marker):
+        return None
+    a.extras |= b.extras
+    a.specifier &= b.specifier
+    return str(a).replace("; ", " ; ", 1)
+
+
 @dataclass
 class ImportedSpec:
+    """One model. ``env`` holds what every variant shares, ``default`` what only
+    the engine-less variant has, ``engines`` each engine variant's own entries."""
+
     name: str
     source_name: str
     kinds: list[str]
     env: Table = field(default_factory=Table)
+    default: Table = field(default_factory=Table)
     engines: dict[str, Table] = field(default_factory=dict)
     index: dict[str, Any] = field(default_factory=dict)
     records: int = 0
+    has_default: bool = True  # a record serves the engine-less variant
 
     def table(self, engine: str | None) -> Table:
         if engine is None:
@@ -88,7 +117,7 @@ class ImportedSpec:
 
     @property
     def is_empty(self) -> bool:
-        return not self.env.packages and not self.engines
+        return not self.env.packages and not self.default.packages and not self.engines
 
     def description(self, kinds: str) -> str:
         if not self.kinds:
@@ -124,10 +153,32 @@ class ImportedSpec:
                     lines += _array(key, value)
                 else:
                     lines.append(f"{key} = {toml_string(value)}")
+        lines += self._default_lines()
         for engine, table in sorted(self.engines.items()):
-            lines += ["", f"[engines.{toml_key(engine)}]", *_array("packages", table.packages)]
+            lines += ["", f"[engines.{toml_key(engine)}]"]
+            if not table.defaults:
+                lines += [
+                    f"# No '#{engine}_dependencies#' in the source: no {engine} defaults.",
+                    "defaults = false",
+                ]
+            lines += _array("packages", table.packages)
             lines += _left_out_comment(table.left_out)
         return "\n".join(lines) + "\n"
+
+    def _default_lines(self) -> list[str]:
+        if not self.has_default:
+            if not self.env.packages:
+                return []  # no default variant anyway
+            return [
+                "",
+                "[default]",
+                "# Every record names an engine: Xinference runs this model only on one.",
+                "enabled = false",
+            ]
+        if not self.default.packages and not self.default.left_out:
+            return []
+        lines = ["", "[default]", *_array("packages", self.default.packages)]
+        return lines + _left_out_comment(self.default.left_out)
 
 
 @dataclass

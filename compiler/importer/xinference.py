@@ -94,35 +94,46 @@ def _build_spec(
     engines: EngineNames,
     findings: list[Finding],
 ) -> ImportedSpec:
-    """One spec from every record of a model. The first record's engine-less
-    entries go to [env]; a later record is a variant (e.g. the MLX build): its
-    engine-less entries go to the tables of the engines it names, or to [env]
-    when it names none."""
+    """One spec from every record of a model, each record scoped to the variants
+    it serves: the engines its markers name, or the engine-less default variant
+    when it names none. A record's engine-less entries go to ``[env]`` when it
+    serves every variant of the spec, else to each variant it serves
+    (``[default]``, ``[engines.X]``); an entry with an engine marker goes to
+    that engine. An engine takes its ``_engines.toml`` defaults only where a
+    record asks for ``#ENGINE_dependencies#``."""
     spec = ImportedSpec(name, original, list(dict.fromkeys(k for k, _ in records if k)))
     spec.records = len(records)
+    mapped = [[(raw, map_entry(raw, engines)) for raw in venv["packages"]] for _, venv in records]
+    serves = [_served(entries) for entries in mapped]
+    every = set().union(*serves)
+    spec.has_default = None in every
     if len(records) > 1:
         findings.append(
             Finding(
                 name,
                 original,
-                f"{len(records)} records merged: the first one's engine-less entries"
-                " go to [env], a later one's to the engines it names",
+                f"{len(records)} records merged: each record's entries go to the variants"
+                " it serves (the engines it names, or the default variant if none)",
                 MERGED,
             )
         )
-    for i, (_, venv) in enumerate(records):
-        mapped = [(raw, map_entry(raw, engines)) for raw in venv["packages"]]
-        named = list(dict.fromkeys(m.engine for _, m in mapped if m.engine))
-        for raw, m in mapped:
+    for entries, served, (_, venv) in zip(mapped, serves, records, strict=True):
+        shared = [spec.env] if set(served) == every else None
+        for raw, m in entries:
             if m.engine is not None:
-                targets: list[str | None] = [m.engine]
-            elif i == 0 or not named:
-                targets = [None]
+                tables = [spec.table(m.engine)]
+                if m.text is None and m.why is None:
+                    tables[0].defaults = True  # "#ENGINE_dependencies#"
             else:
-                targets = list(named)
-            _place(findings, name, str(raw), m.why, m, [spec.table(t) for t in targets])
+                tables = shared or [spec.default if t is None else spec.table(t) for t in served]
+            _place(findings, name, str(raw), m.why, m, tables)
         _map_index(spec, venv, findings)
     return spec
+
+
+def _served(entries: list[tuple[Any, Mapped]]) -> tuple[str | None, ...]:
+    named = tuple(dict.fromkeys(m.engine for _, m in entries if m.engine is not None))
+    return named or (None,)
 
 
 def _place(
@@ -146,6 +157,8 @@ def _place(
         problem = table.add(mapped.text)
         if problem == "":
             findings.append(Finding(where, raw, "listed twice; kept once", DUPLICATE))
+        elif problem and problem.startswith("combined "):
+            findings.append(Finding(where, raw, problem, DUPLICATE))
         elif problem:
             finding = Finding(where, raw, problem)
             findings.append(finding)

@@ -17,6 +17,7 @@ from ..paths import ENGINES_FILE, display
 from ..requirements import EntryError, parse_entry
 from .problems import Problem, SpecError, field_path, parse_toml, problems_from, read_toml
 from .schema import (
+    DefaultVariant,
     EngineDefaults,
     Engines,
     EngineVariant,
@@ -41,6 +42,7 @@ _FIELDS: dict[str, Iterable[str]] = {
     "model": ModelSection.model_fields,
     "env": EnvSection.model_fields,
     "env.index": IndexSection.model_fields,
+    "default": DefaultVariant.model_fields,
     "engines.*": EngineVariant.model_fields,
 }
 _ENGINE_FIELDS: dict[str, Iterable[str]] = {"engines.*": EngineDefaults.model_fields}
@@ -58,13 +60,24 @@ class _View:
     engines: object  # {name: (packages, constraints)} when a table
     validated: bool  # False: read leniently from data that failed validation
     targets: object = None
+    default: object = None  # (enabled, packages, constraints) when [default] is a table
+    has_default: bool = False
 
 
 def _view_of(spec: Spec) -> _View:
     engines = {n: (v.packages, v.constraints) for n, v in spec.engines.items()}
     env = spec.env
+    d = spec.default
     return _View(
-        spec.model.name, env.python, env.packages, env.constraints, engines, True, env.targets
+        spec.model.name,
+        env.python,
+        env.packages,
+        env.constraints,
+        engines,
+        True,
+        env.targets,
+        default=None if d is None else (d.enabled, d.packages, d.constraints),
+        has_default=spec.has_default,
     )
 
 
@@ -80,6 +93,14 @@ def _raw_view(data: dict[str, Any]) -> _View:
             n: (table(v).get("packages", ()), table(v).get("constraints", ()))
             for n, v in raw_engines.items()
         }
+    raw_default = data.get("default")
+    default = None
+    if isinstance(raw_default, dict):
+        default = (
+            raw_default.get("enabled", True),
+            raw_default.get("packages", ()),
+            raw_default.get("constraints", ()),
+        )
     return _View(
         table(data.get("model")).get("name"),
         env.get("python", ()),
@@ -88,6 +109,7 @@ def _raw_view(data: dict[str, Any]) -> _View:
         engines,
         False,
         env.get("targets"),
+        default,
     )
 
 
@@ -132,6 +154,7 @@ def _semantic_problems(
     problems += _targets_problems(shown, path, view.targets)
     problems += _duplicates(shown, "env.packages", view.packages, _key)
     problems += _duplicates(shown, "env.constraints", view.constraints, _key)
+    problems += _default_problems(view, shown)
     variants = view.engines if isinstance(view.engines, dict) else {}
     for engine, (packages, constraints) in sorted(variants.items()):
         base = field_path(("engines", engine))
@@ -152,13 +175,35 @@ def _semantic_problems(
         problems += _duplicates(shown, f"{base}.constraints", constraints, _key)
     # Not judged from raw data: a misspelled table name would show up as
     # "no packages" on top of the unknown key that explains it.
-    if view.validated and not view.packages and not view.engines:
+    if view.validated and not view.has_default and not view.engines:
+        disabled = isinstance(view.default, tuple) and view.default[0] is False
         problems.append(
             Problem(
                 shown,
-                "env.packages",
-                "the spec declares no packages; list requirements in env.packages"
+                "default.enabled" if disabled else "env.packages",
+                "the default variant is disabled and the spec has no [engines.NAME]"
+                " table; add one, or remove enabled = false"
+                if disabled
+                else "the spec declares no packages; list requirements in env.packages"
                 " or add an [engines.NAME] table",
+            )
+        )
+    return problems
+
+
+def _default_problems(view: _View, shown: str) -> list[Problem]:
+    if not isinstance(view.default, tuple):
+        return []
+    enabled, packages, constraints = view.default
+    problems = _duplicates(shown, "default.packages", packages, _key)
+    problems += _duplicates(shown, "default.constraints", constraints, _key)
+    if enabled is False and (packages or constraints):
+        problems.append(
+            Problem(
+                shown,
+                "default.enabled",
+                "the default variant is disabled, yet [default] lists packages or"
+                " constraints; remove them, or remove enabled = false",
             )
         )
     return problems

@@ -19,6 +19,7 @@ from .problems import describe
 
 __all__ = [
     "INDEX_STRATEGIES",
+    "DefaultVariant",
     "EngineDefaults",
     "EngineVariant",
     "Engines",
@@ -125,7 +126,17 @@ class EnvSection(_Frozen):
     targets: tuple[str, ...] | None = None
 
 
+class DefaultVariant(_Frozen):
+    """``[default]``: the engine-less variant's own entries (engines do not get
+    them), or ``enabled = false`` for a model that only runs on an engine."""
+
+    enabled: StrictBool = True
+    packages: tuple[PackageEntry, ...] = ()
+    constraints: tuple[ConstraintEntry, ...] = ()
+
+
 class EngineVariant(_Frozen):
+    defaults: StrictBool = True  # take the engine's packages from _engines.toml
     packages: tuple[PackageEntry, ...] = ()
     constraints: tuple[ConstraintEntry, ...] = ()
 
@@ -133,18 +144,31 @@ class EngineVariant(_Frozen):
 class Spec(_Frozen):
     model: ModelSection
     env: EnvSection = Field(default_factory=EnvSection)
+    default: DefaultVariant | None = None
     engines: dict[str, EngineVariant] = Field(default_factory=dict)
 
     @property
     def name(self) -> str:
         return self.model.name
 
+    @property
+    def has_default(self) -> bool:
+        """The engine-less variant exists: it has packages (``env`` or
+        ``default``) and ``[default] enabled`` is not false."""
+        return has_default_variant(self.env.packages, self.default)
+
     def variants(self) -> list[str | None]:
-        """Engine variants to lock: the engine-less default when the spec has base
-        packages, then every engine it declares."""
-        out: list[str | None] = [None] if self.env.packages else []
+        """Engine variants to lock: the engine-less default when the spec has
+        one, then every engine it declares."""
+        out: list[str | None] = [None] if self.has_default else []
         out.extend(sorted(self.engines))
         return out
+
+
+def has_default_variant(env_packages: object, default: DefaultVariant | None) -> bool:
+    if default is not None and not default.enabled:
+        return False
+    return bool(env_packages or (default is not None and default.packages))
 
 
 class EngineDefaults(_Frozen):
