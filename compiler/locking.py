@@ -79,6 +79,7 @@ def compile_lock(
     upgrade: bool = False,
     upgrade_packages: Sequence[str] = (),
     offline: bool = False,
+    python_downloads: bool = False,
 ) -> CompileResult:
     """Resolve ``plan`` with uv and write the lock to ``path`` atomically.
 
@@ -102,6 +103,8 @@ def compile_lock(
             req_in,
             out.name,
             python_version=plan.python,
+            python=plan.interpreter.executable if plan.interpreter else None,
+            python_downloads=python_downloads,
             index_args=plan.index.uv_args(),
             constraints=constraints,
             exclude_newer=plan.spec.env.exclude_newer,

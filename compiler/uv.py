@@ -133,6 +133,8 @@ def compile_command(
     output: str,
     *,
     python_version: str,
+    python: str | None = None,
+    python_downloads: bool = False,
     index_args: Sequence[str] = (),
     constraints: str | None = None,
     exclude_newer: str | None = None,
@@ -140,7 +142,13 @@ def compile_command(
     upgrade_packages: Sequence[str] = (),
     offline: bool = False,
 ) -> list[str]:
-    """``uv pip compile`` for a universal, hashed lock without any index URL in it."""
+    """``uv pip compile`` for a universal, hashed lock without any index URL in it.
+
+    ``python``: the interpreter modelenv found for ``python_version``; without
+    it uv looks for one itself and, unless ``python_downloads``, must not fetch
+    one (an interpreter download costs seconds per lock and installs a CPython
+    the user never asked for).
+    """
     args = [
         "pip",
         "compile",
@@ -156,6 +164,10 @@ def compile_command(
         # uv.toml files could change the resolution unseen (resolution = "lowest").
         "--no-config",
     ]
+    if python:
+        args += ["--python", python]
+    if not python_downloads:
+        args.append("--no-python-downloads")
     if constraints:
         args += ["--constraints", constraints]
     if exclude_newer:

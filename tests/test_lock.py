@@ -148,6 +148,7 @@ def test_first_lock(
         "m.in",
         "lock.txt",
         python_version=PY,
+        python=host.find_interpreter(PY).executable,
         index_args=["--no-index", "--find-links", str(wheelhouse)],
         constraints="m.constraints.txt",
     )
@@ -720,7 +721,17 @@ def test_compile_command_minimal() -> None:
         "--no-header",
         "--quiet",
         "--no-config",
+        "--no-python-downloads",
     ]
+
+
+def test_compile_command_with_an_interpreter_and_downloads_allowed() -> None:
+    args = uv.compile_command(
+        "m.in", "lock.txt", python_version="3.12", python="/py/3.12", python_downloads=True
+    )
+    assert args[args.index("--python-version") :][:2] == ["--python-version", "3.12"]
+    assert args[args.index("--python") :][:2] == ["--python", "/py/3.12"]
+    assert "--no-python-downloads" not in args
 
 
 def test_compile_command_everything() -> None:
@@ -728,6 +739,7 @@ def test_compile_command_everything() -> None:
         "m.in",
         "out.txt",
         python_version="3.10",
+        python="/usr/bin/python3.10",
         index_args=["--index-url", "https://i/", "--find-links", "/w"],
         constraints="m.constraints.txt",
         exclude_newer="2026-01-01",
@@ -747,6 +759,9 @@ def test_compile_command_everything() -> None:
         "--no-header",
         "--quiet",
         "--no-config",
+        "--python",
+        "/usr/bin/python3.10",
+        "--no-python-downloads",
         "--constraints",
         "m.constraints.txt",
         "--exclude-newer",
@@ -817,3 +832,72 @@ def test_lock_of_a_python_no_longer_listed_is_an_orphan(
     )
     assert not dropped.exists()
     assert (project / LOCK).is_file()
+
+
+# --- which interpreter uv uses: never one it downloads ------------------------------------
+
+FAKE_UV = """\
+#!{python}
+import json, os, sys
+with open({log!r}, "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\\n")
+os.execv({real!r}, [{real!r}, *sys.argv[1:]])
+"""
+
+
+def logging_uv(tmp_path: Path) -> tuple[Path, Path]:
+    """A uv that writes its arguments to a log, then runs the real uv."""
+    log = tmp_path / "uv-argv.jsonl"
+    fake = tmp_path / "fake-uv"
+    fake.write_text(FAKE_UV.format(python=sys.executable, log=str(log), real=uv.uv_binary()))
+    fake.chmod(0o755)
+    return fake, log
+
+
+def compiles(log: Path) -> list[list[str]]:
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    return [c for c in calls if c[:2] == ["pip", "compile"]]
+
+
+def test_lock_passes_the_found_interpreter_and_forbids_downloads(
+    project: Path, wheelhouse: Path, tmp_path: Path
+) -> None:
+    other = next(iter(host._candidates(OTHER_PY)), None)
+    if other is None:
+        pytest.skip(f"no Python {OTHER_PY} on this machine")
+    write_spec(project, "m", f'[env]\npython = ["{PY}", "{OTHER_PY}"]\npackages = ["beta"]\n')
+    fake, log = logging_uv(tmp_path)
+    env = {**os.environ, "MODELENV_UV": str(fake)}
+    env.pop("UV_PYTHON_DOWNLOADS")  # what a user has: uv's default lets it download
+    done = run_modelenv("lock", "--no-index", "--find-links", str(wheelhouse), cwd=project, env=env)
+    assert done.returncode == 0, done.stderr
+    by_version = {c[c.index("--python-version") + 1]: c for c in compiles(log)}
+    assert sorted(by_version) == sorted([PY, OTHER_PY])
+    for xy, args in by_version.items():
+        assert "--no-python-downloads" in args
+        python = args[args.index("--python") + 1]
+        assert host.inspect_interpreter(python).xy == xy
+
+
+def test_lock_without_an_interpreter_still_forbids_downloads_unless_asked(
+    project: Path, wheelhouse: Path, tmp_path: Path
+) -> None:
+    write_spec(project, "m", '[env]\npython = ["3.99"]\npackages = ["beta"]\n')
+    fake, log = logging_uv(tmp_path)
+    env = {**os.environ, "MODELENV_UV": str(fake), "PYENV_ROOT": str(tmp_path / "no-pyenv")}
+    env.pop("UV_PYTHON_DOWNLOADS")
+    args = ("lock", "--upgrade", "--no-index", "--find-links", str(wheelhouse), "--offline")
+    run_modelenv(*args, cwd=project, env=env)
+    ((first,),) = [compiles(log)]
+    assert "--no-python-downloads" in first
+    assert "--python" not in first
+
+    log.unlink()
+    run_modelenv(*args, "--python-downloads", cwd=project, env=env)
+    ((asked,),) = [compiles(log)]
+    assert "--no-python-downloads" not in asked
+
+    log.unlink()
+    run_modelenv(*args, cwd=project, env={**env, "MODELENV_PYTHON_DOWNLOADS": "1"})
+    ((by_env,),) = [compiles(log)]
+    assert "--no-python-downloads" not in by_env

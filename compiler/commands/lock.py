@@ -86,6 +86,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-index", action="store_true", help="use no index, only --find-links")
     parser.add_argument("--offline", action="store_true", help="resolve from uv's cache only")
+    parser.add_argument(
+        "--python-downloads",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="let uv download a Python it cannot find for a version (default: no;"
+        " $MODELENV_PYTHON_DOWNLOADS)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -287,7 +294,15 @@ def _compile(paths: Paths, target: Target, plan: Plan, args: argparse.Namespace)
         upgrade=args.upgrade,
         upgrade_packages=args.upgrade_package,
         offline=args.offline,
+        python_downloads=_python_downloads(args),
     )
+
+
+def _python_downloads(args: argparse.Namespace) -> bool:
+    if args.python_downloads is not None:
+        return bool(args.python_downloads)
+    raw = os.environ.get("MODELENV_PYTHON_DOWNLOADS", "").strip().lower()
+    return raw in ("1", "true", "yes", "on")
 
 
 def _remove_empty_parents(folder: Path, stop: Path) -> None:
