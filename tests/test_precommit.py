@@ -1,13 +1,18 @@
-"""The ``modelenv-validate`` pre-commit hook, run by the real pre-commit tool.
+"""The pre-commit hooks, run by the real pre-commit tool.
 
 ``pre-commit try-repo`` installs modelenv from a git repository into an
 environment of its own (with pip, from the package index the machine's pip
-configuration names) and runs the hook on the files given.
+configuration names) and runs the hooks on what is staged in the user's repository.
 
 The hook repository is a one-commit snapshot of this working tree (tracked and
 untracked files, less what .gitignore excludes) rather than the working tree
 itself: ``try-repo`` on a dirty tree commits only the changes to tracked files,
-so a new, not yet added module would be missing from what it installs.
+so a new, not yet added module would be missing from what it installs. It and
+pre-commit's home are shared by the tests of this module, so modelenv is
+installed once.
+
+The hooks check the whole project on every commit: a deleted spec, an engine
+removed from ``_engines.toml`` and a deleted lock are each caught.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ENGINES, REPO
+from .conftest import REPO, run_cli
 
 PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
 
@@ -50,23 +55,33 @@ def git(*args: str, cwd: Path) -> str:
     return done.stdout
 
 
-@pytest.fixture()
-def hook_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """The environment pre-commit runs in: the test's isolated HOME, but this
-    machine's pip configuration, so that pip can reach its package index."""
-    monkeypatch.delenv("PIP_CONFIG_FILE", raising=False)
+@pytest.fixture(scope="module")
+def hook_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment pre-commit runs in: an isolated HOME, no pip, uv or modelenv
+    variables, but this machine's pip configuration file, so that pip can reach
+    its package index when pre-commit installs the hook."""
+    home = tmp_path_factory.mktemp("pre-commit-user")
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIP_", "UV_", "MODELENV_", "VIRTUAL_ENV", "CONDA_"))
+    }
     return {
-        **os.environ,
+        **keep,
         **IDENTITY,
-        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "HOME": str(home),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "PRE_COMMIT_HOME": str(home / "pre-commit-home"),
         "PRE_COMMIT_COLOR": "never",
+        "UV_PYTHON_DOWNLOADS": "never",
+        "MODELENV_HOME": str(home / "modelenv-home"),
     }
 
 
-@pytest.fixture()
-def hook_repo(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This working tree, committed as is into a repository of its own."""
-    snapshot = tmp_path / "hook-repo"
+    snapshot = tmp_path_factory.mktemp("hook-repo")
     listed = git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=REPO)
     for name in filter(None, listed.split("\0")):
         source = REPO / name
@@ -81,65 +96,124 @@ def hook_repo(tmp_path: Path) -> Path:
     return snapshot
 
 
+TINY_ENGINES = '[tiny]\npackages = ["gamma"]\n'
+PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
 @pytest.fixture()
-def user_repo(tmp_path: Path) -> Path:
-    """A project that uses the hook: specs/ with an engines file, a good and a bad spec."""
+def user_repo(
+    tmp_path: Path,
+    wheelhouse: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Path:
+    """A committed project that uses the hooks: two specs (one with an engine
+    variant), an engines file, their up-to-date locks, and a file that is no spec."""
     repo = tmp_path / "user-repo"
     specs = repo / "specs"
     specs.mkdir(parents=True)
-    (specs / "_engines.toml").write_text(ENGINES)
-    (specs / "good.toml").write_text(
-        '[model]\nname = "good"\n\n[env]\npackages = ["numpy"]\n\n[engines."llama.cpp"]\n'
+    (specs / "_engines.toml").write_text(TINY_ENGINES)
+    (specs / "one.toml").write_text(
+        f'[model]\nname = "one"\n\n[env]\npython = ["{PY}"]\npackages = ["beta"]\n\n'
+        "[engines.tiny]\n"
     )
-    (specs / "bad.toml").write_text(
-        '[model]\nname = "bad"\n\n[env]\npython = ["3.7"]\npackages = ["numpy"]\n'
+    (specs / "two.toml").write_text(
+        f'[model]\nname = "two"\n\n[env]\npython = ["{PY}"]\npackages = ["alpha"]\n'
     )
     (repo / "notes.md").write_text("not a spec\n")
+    monkeypatch.chdir(repo)
+    code, _, err = run_cli(capsys, "lock", "--no-index", "--find-links", str(wheelhouse))
+    assert code == 0, err
+    assert sorted(str(p.relative_to(repo)) for p in repo.glob("locks/*/*/*.txt")) == [
+        f"locks/one/default/py{PY}.txt",
+        f"locks/one/tiny/py{PY}.txt",
+        f"locks/two/default/py{PY}.txt",
+    ]
     git("init", "-q", ".", cwd=repo)
     git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", "project", cwd=repo)
     return repo
 
 
-def try_repo(
-    hook_repo: Path, user_repo: Path, env: dict[str, str], *files: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(PRE_COMMIT), "try-repo", str(hook_repo), "modelenv-validate", "--files", *files],
-        cwd=user_repo,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+def try_repo(hook_repo: Path, user_repo: Path, env: dict[str, str], *hooks: str) -> tuple[int, str]:
+    """``pre-commit try-repo`` on what is staged, as ``git commit`` would run it."""
+    outputs, worst = [], 0
+    for hook in hooks:
+        done = subprocess.run(
+            [str(PRE_COMMIT), "try-repo", str(hook_repo), hook, "--verbose"],
+            cwd=user_repo,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+            check=False,
+        )
+        outputs.append(done.stdout + done.stderr)
+        worst = max(worst, done.returncode)
+    output = "\n".join(outputs)
+    assert "Traceback" not in output
+    return worst, output
 
 
-def test_hook_fails_on_a_bad_spec(
+HOOKS = ("modelenv-validate", "modelenv-lock-check")
+
+
+def test_hooks_pass_a_good_project(
     hook_repo: Path, user_repo: Path, hook_env: dict[str, str]
 ) -> None:
-    done = try_repo(
-        hook_repo, user_repo, hook_env, "specs/bad.toml", "specs/good.toml", "specs/_engines.toml"
+    (user_repo / "notes.md").write_text("a change that touches no spec\n")
+    git("add", "notes.md", cwd=user_repo)
+    code, output = try_repo(hook_repo, user_repo, hook_env, *HOOKS)
+    assert code == 0, output
+    assert output.count("Passed") == 2, output
+    assert "Skipped" not in output
+    assert "3 files valid" in output
+    assert "3 locks up to date" in output
+
+
+def test_a_bad_spec_fails_validate(
+    hook_repo: Path, user_repo: Path, hook_env: dict[str, str]
+) -> None:
+    (user_repo / "specs" / "two.toml").write_text(
+        '[model]\nname = "two"\n\n[env]\npython = ["3.7"]\npackages = ["alpha"]\n'
     )
-    output = done.stdout + done.stderr
-    assert done.returncode == 1, output
-    assert "modelenv validate" in output
+    git("add", "-A", cwd=user_repo)
+    code, output = try_repo(hook_repo, user_repo, hook_env, "modelenv-validate")
+    assert code == 1, output
     assert "Failed" in output
     assert (
-        "specs/bad.toml: env.python[0]: unsupported Python version '3.7':"
+        "specs/two.toml: env.python[0]: unsupported Python version '3.7':"
         " modelenv needs 3.8 or newer\n"
     ) in output
     assert "1 of 3 files invalid (1 problem)" in output
-    assert "specs/good.toml" not in output
-    assert "Traceback" not in output
 
 
-def test_hook_passes_a_good_spec(
+def test_a_deleted_spec_fails_the_lock_check(
     hook_repo: Path, user_repo: Path, hook_env: dict[str, str]
 ) -> None:
-    done = try_repo(
-        hook_repo, user_repo, hook_env, "specs/good.toml", "specs/_engines.toml", "notes.md"
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output
-    assert "Passed" in output
-    assert "specs/bad.toml" not in output
+    git("rm", "-q", "specs/two.toml", cwd=user_repo)
+    code, output = try_repo(hook_repo, user_repo, hook_env, *HOOKS)
+    assert code == 1, output
+    assert "Skipped" not in output
+    assert (
+        f"locks/two/default/py{PY}.txt: no spec variant produces it; run: modelenv lock --prune"
+    ) in output
+
+
+def test_an_engine_removed_from_engines_file_fails_validate(
+    hook_repo: Path, user_repo: Path, hook_env: dict[str, str]
+) -> None:
+    (user_repo / "specs" / "_engines.toml").write_text("")
+    git("add", "-A", cwd=user_repo)
+    code, output = try_repo(hook_repo, user_repo, hook_env, "modelenv-validate")
+    assert code == 1, output
+    assert "specs/one.toml: engines.tiny: unknown engine 'tiny'" in output
+
+
+def test_a_deleted_lock_fails_the_lock_check(
+    hook_repo: Path, user_repo: Path, hook_env: dict[str, str]
+) -> None:
+    git("rm", "-q", f"locks/one/tiny/py{PY}.txt", cwd=user_repo)
+    code, output = try_repo(hook_repo, user_repo, hook_env, *HOOKS)
+    assert code == 1, output
+    assert f"locks/one/tiny/py{PY}.txt: missing; run: modelenv lock one" in output

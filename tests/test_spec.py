@@ -971,9 +971,19 @@ def test_validate_several_paths_counts_each_file_once(
     )
 
 
-def test_validate_engines_file_alone(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write_spec(project, "bad", '[env]\npackages = "x"\n')
-    assert validate(capsys, "specs/_engines.toml") == (0, [], "1 file valid\n")
+def test_validate_engines_file_checks_the_specs_beside_it(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_spec(project, "uses", '[env]\npackages = ["a"]\n\n[engines.vllm]\n')
+    assert validate(capsys, "specs/_engines.toml") == (0, [], "2 files valid\n")
+    # Removing an engine a spec uses breaks that spec, not the engines file.
+    (project / "specs" / "_engines.toml").write_text('[transformers]\npackages = ["a"]\n')
+    code, out, err = validate(capsys, "specs/_engines.toml")
+    assert out == [
+        "specs/uses.toml: engines.vllm: unknown engine 'vllm';"
+        " engines defined in specs/_engines.toml: transformers"
+    ]
+    assert (code, err) == (1, "1 of 2 files invalid (1 problem)\n")
     (project / "specs" / "_engines.toml").write_text("[Vllm]\n")
     code, out, _ = validate(capsys, "specs/_engines.toml")
     assert code == 1

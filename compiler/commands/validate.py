@@ -1,9 +1,10 @@
 """Validate spec files and report every problem, one line each: FILE: FIELD: message.
 
 With no PATH, validates every spec in the specs folder, its _engines.toml and
-its targets (_targets/*.toml). A folder argument means the specs in it. Writes
-nothing. Exit status: 0 when every file is valid, 1 when any is not, 2 for a
-usage error.
+its targets (_targets/*.toml). A folder argument means the specs in it. An
+_engines.toml argument also validates the specs beside it, since removing an
+engine breaks the specs that use it. Writes nothing. Exit status: 0 when every
+file is valid, 1 when any is not, 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
             files += target_files(p)
         elif os.path.isfile(p):
             files.append(p)
+            if p.name == ENGINES_FILE:
+                files += spec_files(p.parent)
         else:
             raise UsageError(f"{display(p)}: no such file or folder")
     if not files:
