@@ -54,8 +54,15 @@ def ensure_env(
     home: str | os.PathLike[str] | None = None,
     specs: str | os.PathLike[str] | None = None,
     locks: str | os.PathLike[str] | None = None,
+    base_python: str | os.PathLike[str] | None = None,
 ) -> Environment | None:
     """The model's environment, created or updated as needed; None when disabled.
+
+    ``base_python`` is the interpreter the environment is layered on: a model
+    server passes its own (``sys.executable``), so that ``#system_NAME#``
+    entries pin what it has and its packages are reused, not installed again.
+    Without it: ``MODELENV_BASE_PYTHON``, the overrides file's ``base_python``,
+    then the default search (``modelenv show`` names the one found).
 
     Raises :class:`compiler.errors.ModelenvError` with a user-facing message
     when the spec is invalid, the model unknown, or the build fails.
@@ -70,6 +77,7 @@ def ensure_env(
         python=python,
         packages=tuple(packages),
         overrides=Path(overrides) if overrides is not None else None,
+        base_python=os.fspath(base_python) if base_python is not None else None,
     )
     skip = skip_installed_default(skip_installed)
 

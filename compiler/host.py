@@ -176,9 +176,15 @@ def inspect_interpreter(executable: str) -> Interpreter:
     )
 
 
-def find_interpreter(xy: str, base_python: str | None = None) -> Interpreter:
-    """The interpreter an X.Y environment is built on; a clear error when none is found."""
-    source = "--base-python" if base_python else "MODELENV_BASE_PYTHON"
+def find_interpreter(
+    xy: str, base_python: str | None = None, source: str | None = None
+) -> Interpreter:
+    """The interpreter an X.Y environment is built on; a clear error when none is found.
+
+    ``source`` says where ``base_python`` came from, for messages (default
+    "--base-python"); without ``base_python``, ``MODELENV_BASE_PYTHON`` is read.
+    """
+    source = (source or "--base-python") if base_python else "MODELENV_BASE_PYTHON"
     base_python = base_python or os.environ.get("MODELENV_BASE_PYTHON") or None
     if base_python:
         path = shutil.which(base_python) or base_python

@@ -166,6 +166,28 @@ def _overrides_path(paths: Paths, request: Request) -> Path | None:
     return path
 
 
+def _base_python(
+    request: Request, overrides: Overrides | None, path: Path | None, model: str
+) -> tuple[str | None, str | None]:
+    """(the base interpreter asked for, where): ``--base-python`` or
+    ``base_python=``, else ``MODELENV_BASE_PYTHON``, else the overrides file's
+    ``[models.MODEL]`` then ``[global]`` ``base_python``; (None, None) for the default."""
+    if request.base_python:
+        return request.base_python, None
+    if os.environ.get("MODELENV_BASE_PYTHON") or overrides is None or path is None:
+        return None, None  # find_interpreter reads the variable
+    for section, where in (
+        (overrides.models.get(model), f"models.{model}"),
+        (overrides.global_, "global"),
+    ):
+        if section is not None and section.base_python:
+            value = section.base_python
+            if os.sep in value or (os.altsep and os.altsep in value):
+                value = str(path.parent / os.path.expanduser(value))
+            return value, f"base_python in {display(path)} [{where}]"
+    return None, None
+
+
 def _check_engine(spec: Spec, engine: str | None) -> str | None:
     if engine in (None, DEFAULT_ENGINE):
         if not spec.has_default:
@@ -233,10 +255,11 @@ def make_plan(
     interpreter: Interpreter | None = None
     system_keys = [r for r in merged.requirements if r.entry.kind is Kind.SYSTEM]
     if inspect_host:
+        base, source = _base_python(request, overrides, overrides_path, spec.name)
         try:
-            interpreter = find_interpreter(python, request.base_python)
+            interpreter = find_interpreter(python, base, source)
         except ModelenvError as exc:
-            if require_interpreter or request.base_python or request.strict_system:
+            if require_interpreter or base or request.strict_system:
                 raise
             if system_keys:
                 warnings.append(f"{exc.message}; #system_NAME# entries are left unpinned")

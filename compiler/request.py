@@ -76,7 +76,8 @@ def add_request_options(parser: argparse.ArgumentParser, *, overrides: bool = Tr
     add(
         "--base-python",
         metavar="PATH",
-        help="interpreter to layer on (default: $MODELENV_BASE_PYTHON, this one, uv, pyenv)",
+        help="interpreter to layer on (default: $MODELENV_BASE_PYTHON, base_python in the"
+        " overrides file, this one, uv, pyenv)",
     )
     add(
         "--strict-system",

@@ -200,10 +200,21 @@ def _check_override_entry(value: str) -> str:
 OverrideEntry = Annotated[str, AfterValidator(_check_override_entry)]
 
 
+def _check_base_python(value: str) -> str:
+    if not value.strip() or "\0" in value:
+        raise ValueError(
+            f"invalid interpreter {value!r}: expected a path (or a command on PATH),"
+            ' for example "/opt/conda/bin/python3.11"'
+        )
+    return value
+
+
 class OverrideSection(_Frozen):
     packages: tuple[OverrideEntry, ...] = ()
     constraints: tuple[OverrideEntry, ...] = ()
     python: PythonVersion | None = None
+    # The interpreter environments are layered on (relative: to the file's folder).
+    base_python: Annotated[str, AfterValidator(_check_base_python)] | None = None
 
 
 class Overrides(_Frozen):

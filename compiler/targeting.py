@@ -1,0 +1,92 @@
+"""Which captured target a live host is: the launch-time choice of a lock.
+
+A target matches the live base interpreter when it has the same Python X.Y.Z
+and platform, the same host facts (a target captured with ``has_cuda = true``
+never matches a host without CUDA) and the same version, local label
+included, of every package the spec pins with ``#system_NAME#``. Other
+installed packages may differ: the install delta reuses what still satisfies
+the lock and installs the rest. Pure functions over :class:`HostFacts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from .host import HostFacts
+
+__all__ = ["TargetMatch", "differences", "match_target", "same_version"]
+
+
+def same_version(a: str | None, b: str | None) -> bool:
+    """Equal as PEP 440 versions (``2.13.0+cpu`` equals only ``2.13.0+cpu``)."""
+    if a is None or b is None:
+        return a is b
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
+
+
+def _fact(value: object) -> str:
+    if value is None:
+        return "none"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def differences(live: HostFacts, target: HostFacts, system: Iterable[str]) -> list[str]:
+    """How ``live`` differs from ``target``, in words: "torch 2.5.1 here, 2.13.0+cpu
+    in the target"; empty when the target matches."""
+    out = []
+    if live.python != target.python:
+        out.append(f"Python {live.python} here, {target.python} in the target")
+    if live.platform != target.platform:
+        out.append(f"platform {live.platform} here, {target.platform} in the target")
+    for fact in sorted(set(live.facts) | set(target.facts)):
+        here, there = live.facts.get(fact), target.facts.get(fact)
+        if here != there:
+            out.append(f"{fact} {_fact(here)} here, {_fact(there)} in the target")
+    for key in sorted(set(system)):
+        here_v, there_v = live.version_of(key), target.version_of(key)
+        if not same_version(here_v, there_v):
+            out.append(f"{key} {here_v or 'absent'} here, {there_v or 'absent'} in the target")
+    return out
+
+
+@dataclass(frozen=True)
+class TargetMatch:
+    matched: str | None  # the target this host is
+    closest: str | None = None  # when none matches: the one with the fewest differences
+    differences: tuple[str, ...] = ()  # the closest one's
+
+    def describe(self) -> str:
+        """One line for the user."""
+        if self.matched is not None:
+            return f"this host matches target {self.matched}"
+        if self.closest is None:
+            return "no target is for this model's Python version"
+        return (
+            f"no target matches this host; the closest, {self.closest}, differs:"
+            f" {'; '.join(self.differences)}"
+        )
+
+
+def match_target(
+    live: HostFacts, targets: Mapping[str, HostFacts], system: Iterable[str]
+) -> TargetMatch:
+    """The target ``live`` matches (the first by name when several do), else
+    the closest one and how it differs."""
+    keys = list(system)
+    scored = sorted(
+        (len(diff), name, diff)
+        for name, target in targets.items()
+        for diff in [differences(live, target, keys)]
+    )
+    if not scored:
+        return TargetMatch(None)
+    count, name, diff = scored[0]
+    if count == 0:
+        return TargetMatch(name)
+    return TargetMatch(None, name, tuple(diff))
