@@ -357,7 +357,9 @@ class _FakeFind:
     def __init__(self) -> None:
         self.asked: list[str] = []
 
-    def __call__(self, xy: str, base_python: str | None = None) -> Interpreter:
+    def __call__(
+        self, xy: str, base_python: str | None = None, source: str | None = None
+    ) -> Interpreter:
         self.asked.append(xy)
         return Interpreter(
             executable=f"/fake/python{xy}",
