@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import __version__, uv
 from .fsutil import atomic_write
+from .lockerrors import BuildContext, explain
 from .lockfile import body_of, lock_path, parse_header, sha256_text
 from .paths import Paths
 from .plan import FINGERPRINT_SCHEME, Plan
@@ -114,7 +115,7 @@ def compile_lock(
         )
         result = uv.run(args, cwd=folder)
         if not result.ok:
-            return CompileResult(False, error=(result.stderr or result.stdout).strip())
+            return CompileResult(False, error=explain(result.stderr or result.stdout, _build(plan)))
         body = out.read_text(encoding="utf-8")
     text = render_lock(plan, body)
     atomic_write(path, text)
@@ -124,6 +125,31 @@ def compile_lock(
         if line and not line[0].isspace() and not line.startswith("#")
     )
     return CompileResult(True, packages=count)
+
+
+def _build(plan: Plan) -> BuildContext:
+    setting = plan.index.values.get("no_build_isolation")
+    interp = plan.interpreter
+    return BuildContext(
+        plan.python,
+        f"Python {interp.version} ({interp.executable})" if interp else None,
+        setting.source if setting is not None and setting.value else None,
+    )
+
+
+def builds_line(plan: Plan) -> str:
+    """How this lock's source distributions are built, for the header: the
+    interpreter's version (never its path: a committed lock is shared)."""
+    build = _build(plan)
+    interp = plan.interpreter
+    who = (
+        f"Python {interp.version} (the base interpreter)"
+        if interp
+        else f"the Python {plan.python} uv finds (none found by modelenv)"
+    )
+    if build.no_build_isolation_from is None:
+        return f"{who}, in isolated build environments"
+    return f"{who}, without build isolation ({build.no_build_isolation_from})"
 
 
 def render_lock(plan: Plan, body: str) -> str:
@@ -148,6 +174,7 @@ def render_lock(plan: Plan, body: str) -> str:
         model=plan.spec.name,
         engine=engine,
         python=plan.python,
+        builds=builds_line(plan),
         requirements=requirements,
         constraints=constraints,
         system=plan.system,

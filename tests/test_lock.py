@@ -127,6 +127,8 @@ def test_first_lock(
         "# model:   m",
         "# engine:  default",
         f"# python:  {PY}",
+        f"# builds:  Python {host.find_interpreter(PY).version} (the base interpreter),"
+        " in isolated build environments",
         "# requirements (as merged; see `modelenv show m`):",
         "#   beta   (specs/m.toml [env])",
         "#   gamma   (specs/m.toml [env])",

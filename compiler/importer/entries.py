@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..markers import fact_names, mask
+from ..markers import FACTS, fact_names, mask
 from ..requirements import EntryError, parse_entry
 from .names import EngineNames
 from .result import Mapped
@@ -93,10 +93,11 @@ def map_entry(raw: Any, engines: EngineNames) -> Mapped:
             # A direct URL to a file locks with its hash: expressible once named.
             raw = raw.replace(req, named, 1)
             req = named
-    accel = _accelerator_variables(rest or "")
-    if accel:
-        names = ", ".join(repr(v) for v in accel)
-        reasons.append(f"host-accelerator marker {names}: modelenv markers are PEP 508 only")
+    unknown = [v for v in _accelerator_variables(rest or "") if v not in FACTS]
+    if unknown:
+        names = ", ".join(repr(v) for v in unknown)
+        known = ", ".join(FACTS)
+        reasons.append(f"host-accelerator marker {names}: modelenv's host facts are {known}")
     if reasons:
         return Mapped(engine, why="; ".join(reasons))
 
