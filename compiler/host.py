@@ -284,7 +284,9 @@ class HostFacts:
         """Does ``marker`` (PEP 508, with host facts) hold on this host?"""
         from . import markers
 
-        return markers.evaluate(marker, self.facts, self.markers)
+        # A target does not record the kernel's values (KERNEL_MARKERS).
+        environment = {**dict.fromkeys(KERNEL_MARKERS, ""), **self.markers}
+        return markers.evaluate(marker, self.facts, environment)
 
     @classmethod
     def from_target(cls, name: str, target: Target) -> HostFacts:

@@ -244,8 +244,10 @@ def layered(
     spec: IndexSettings,
     command_line: IndexSettings,
     env: Mapping[str, str] | None = None,
+    target: IndexSettings | None = None,
 ) -> IndexSettings:
-    """Command line over spec over environment over pip's configuration files."""
+    """Command line over the target's ``[index]`` over spec over environment
+    over pip's configuration files."""
     env = os.environ if env is None else env
     result = IndexSettings()
     for path in pip_config_files(env):
@@ -253,6 +255,8 @@ def layered(
             result = _from_pip_file(path).over(result)
     result = _from_environment(env).over(result)
     result = spec.over(result)
+    if target is not None:
+        result = target.over(result)
     return _pip_semantics(command_line.over(result))
 
 

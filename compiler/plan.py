@@ -11,12 +11,14 @@ import functools
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import indexes
 from .errors import ModelenvError, UsageError
-from .host import Interpreter, find_interpreter
+from .host import HostFacts, Interpreter, find_interpreter
 from .merge import Layer, Merged, Requirement, merge
 from .names import did_you_mean
 from .paths import Paths, display
@@ -25,10 +27,15 @@ from .requirements import Kind
 from .spec import Engines, Overrides, Spec, load_engines, load_overrides, load_spec
 from .store import overrides_file, select_python
 
+if TYPE_CHECKING:
+    from .markers import FactValue
+
 __all__ = ["FINGERPRINT_SCHEME", "Plan", "load_model", "make_plan", "pick_python"]
 
 FINGERPRINT_SCHEME = "modelenv-lock-v1"
 DEFAULT_ENGINE = "default"
+# The facts a universal lock assumes: a bare host, no accelerator.
+NO_FACTS: Mapping[str, FactValue] = {"has_cuda": False, "cuda_version": None, "has_npu": False}
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,11 @@ class Plan:
     system: dict[str, str | None]  # canonical name -> host version, for #system_NAME#
     index: indexes.IndexSettings
     warnings: tuple[str, ...] = ()
+    # For a target's lock: the target's name, its content fingerprint and its facts.
+    target: str | None = None
+    target_fingerprint: str | None = None
+    host: HostFacts | None = None
+    facts: Mapping[str, FactValue] | None = None  # host facts markers test; None: NO_FACTS
 
     @property
     def engine_name(self) -> str:
@@ -54,8 +66,15 @@ class Plan:
         return _texts(self.merged) != _texts(self.spec_merged)
 
     def requirements(self) -> list[str]:
-        """The requirements uv resolves, placeholders expanded."""
-        return [r.entry.expand(self.system.get(r.key)) for r in self.merged.requirements]
+        """The requirements uv resolves: placeholders expanded, host-fact markers
+        evaluated (an entry they exclude is left out)."""
+        facts = NO_FACTS if self.facts is None else self.facts
+        out = []
+        for r in self.merged.requirements:
+            text = r.entry.resolve(self.system.get(r.key), facts)
+            if text is not None:
+                out.append(text)
+        return out
 
     def constraints(self) -> list[str]:
         return [r.text for r in self.merged.constraints]
@@ -77,9 +96,9 @@ def _normalised(req: Requirement) -> str:
         return f"#system_{entry.key}#" + (f" ; {entry.marker}" if entry.marker else "")
     from packaging.requirements import Requirement as Pep508
 
-    parsed = Pep508(entry.text)
+    parsed = Pep508(entry.requirement or entry.text)
     parsed.name = entry.key
-    return str(parsed)
+    return str(parsed) + (f" ; {entry.marker}" if entry.requirement else "")
 
 
 def input_fingerprint(plan: Plan) -> str:
@@ -104,6 +123,9 @@ def input_fingerprint(plan: Plan) -> str:
             }
         ),
     }
+    if plan.target is not None:
+        # Only target locks carry it: universal fingerprints stay as they were.
+        data["target"] = {"name": plan.target, "fingerprint": plan.target_fingerprint}
     blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     return "sha256:" + hashlib.sha256(blob).hexdigest()
 
@@ -217,9 +239,17 @@ def make_plan(
     inspect_host: bool = True,
     require_interpreter: bool = False,
     env: dict[str, str] | None = None,
+    facts: Mapping[str, FactValue] | None = None,
 ) -> Plan:
     """The plan for ``request``. Without ``require_interpreter`` (locking), a
-    missing X.Y interpreter only leaves ``#system_NAME#`` entries unpinned."""
+    missing X.Y interpreter only leaves ``#system_NAME#`` entries unpinned.
+
+    With ``request.target``, the plan is for that captured host: its Python
+    version, its versions for ``#system_NAME#``, its facts and index settings;
+    no interpreter is inspected. Otherwise host-fact markers are evaluated
+    against ``facts`` (a live host's, see :func:`compiler.host.host_facts`),
+    else as for a host without CUDA or NPU (:data:`NO_FACTS`).
+    """
     spec, engines = load_model(paths, request.model)
     engine = _check_engine(spec, request.engine)
     spec_path = paths.spec_path(request.model)
@@ -254,15 +284,116 @@ def make_plan(
     warnings: list[str] = []
     interpreter: Interpreter | None = None
     system_keys = [r for r in merged.requirements if r.entry.kind is Kind.SYSTEM]
-    if inspect_host:
-        base, source = _base_python(request, overrides, overrides_path, spec.name)
-        try:
-            interpreter = find_interpreter(python, base, source)
-        except ModelenvError as exc:
-            if require_interpreter or base or request.strict_system:
-                raise
-            if system_keys:
-                warnings.append(f"{exc.message}; #system_NAME# entries are left unpinned")
+    system: dict[str, str | None] = {}
+    host: HostFacts | None = None
+    target_index = indexes.IndexSettings()
+    target_fp: str | None = None
+    if request.target is not None:
+        host, target_fp, target_index = _target_host(paths, spec, request)
+        python = host.xy
+        system = _target_system(host, request.target, system_keys)
+        facts = host.facts
+    else:
+        if inspect_host:
+            base, source = _base_python(request, overrides, overrides_path, spec.name)
+            try:
+                interpreter = find_interpreter(python, base, source)
+            except ModelenvError as exc:
+                if require_interpreter or base or request.strict_system:
+                    raise
+                if system_keys:
+                    warnings.append(f"{exc.message}; #system_NAME# entries are left unpinned")
+        system = _interpreter_system(interpreter, system_keys, request, warnings)
+        fact_entries = [r.text for r in merged.requirements if r.entry.has_facts]
+        if fact_entries and facts is None:
+            warnings.append(
+                f"{fact_entries[0]}{' and others' if len(fact_entries) > 1 else ''}:"
+                " host facts are evaluated for a host without CUDA or NPU here;"
+                " targets lock them per host (docs/targets.md)"
+            )
+
+    for entry, origin in merged.unmatched:
+        warnings.append(f"{origin}: {entry.text!r} removes nothing: no entry named {entry.name!r}")
+
+    spec_index = indexes.from_spec(spec.env.index, f"{display(spec_path)} [env.index]")
+    # The machine's settings (pip config files, environment) are host facts too:
+    # an offline check of fingerprints needs none of them.
+    index = (
+        indexes.layered(spec_index, request.index, os.environ if env is None else env, target_index)
+        if inspect_host
+        else target_index.over(spec_index)
+    )
+    return Plan(
+        spec=spec,
+        spec_path=spec_path,
+        engine=engine,
+        python=python,
+        merged=merged,
+        spec_merged=spec_merged,
+        interpreter=interpreter,
+        system=system,
+        index=index,
+        warnings=tuple(warnings),
+        target=request.target,
+        target_fingerprint=target_fp,
+        host=host,
+        facts=facts,
+    )
+
+
+def _target_host(
+    paths: Paths, spec: Spec, request: Request
+) -> tuple[HostFacts, str, indexes.IndexSettings]:
+    """The target a request names, as host facts, with its fingerprint and index."""
+    from .spec.targets import TARGETS_DIR, load_targets
+
+    name = request.target
+    assert name is not None
+    targets = load_targets(paths.specs)
+    target = targets.get(name)
+    if target is None:
+        raise UsageError(
+            f"unknown target {name!r}{did_you_mean(name, targets)}; targets in"
+            f" {display(paths.specs / TARGETS_DIR)}: {', '.join(sorted(targets)) or 'none'}"
+        )
+    listed = list(spec.env.python)
+    if listed and target.xy not in listed:
+        raise UsageError(
+            f"target {name!r} is Python {target.python.version}; model {spec.name!r} lists"
+            f" Python {', '.join(listed)} (env.python)"
+        )
+    if request.python and request.python != target.xy:
+        raise UsageError(f"target {name!r} is Python {target.python.version}, not {request.python}")
+    shown = f"{display(paths.specs / TARGETS_DIR / (name + '.toml'))} [index]"
+    index = indexes.from_spec(target.index, shown)
+    return HostFacts.from_target(name, target), target.fingerprint(), index
+
+
+def _target_system(
+    host: HostFacts, name: str, system_keys: list[Requirement]
+) -> dict[str, str | None]:
+    """``#system_NAME#`` pinned to the target's versions, local labels kept; a
+    package the target lacks is an error (unless its marker excludes the target)."""
+    system: dict[str, str | None] = {}
+    for req in system_keys:
+        version = host.version_of(req.key)
+        marker = req.entry.marker
+        if version is None and (marker is None or host.evaluate(marker)):
+            raise ModelenvError(
+                f"{req.entry.text} ({req.origin}): target {name!r} has no {req.entry.name}",
+                hint=f"install {req.entry.name} in the image and recapture it ('modelenv target"
+                f" capture {name}'), or leave the target out with [env] targets = [...]",
+            )
+        system[req.key] = version
+    return system
+
+
+def _interpreter_system(
+    interpreter: Interpreter | None,
+    system_keys: list[Requirement],
+    request: Request,
+    warnings: list[str],
+) -> dict[str, str | None]:
     system: dict[str, str | None] = {}
     for req in system_keys:
         version = interpreter.version_of(req.key) if interpreter else None
@@ -279,27 +410,4 @@ def make_plan(
                     " or drop --strict-system",
                 )
             warnings.append(msg)
-
-    for entry, origin in merged.unmatched:
-        warnings.append(f"{origin}: {entry.text!r} removes nothing: no entry named {entry.name!r}")
-
-    spec_index = indexes.from_spec(spec.env.index, f"{display(spec_path)} [env.index]")
-    # The machine's settings (pip config files, environment) are host facts too:
-    # an offline check of fingerprints needs none of them.
-    index = (
-        indexes.layered(spec_index, request.index, os.environ if env is None else env)
-        if inspect_host
-        else spec_index
-    )
-    return Plan(
-        spec=spec,
-        spec_path=spec_path,
-        engine=engine,
-        python=python,
-        merged=merged,
-        spec_merged=spec_merged,
-        interpreter=interpreter,
-        system=system,
-        index=index,
-        warnings=tuple(warnings),
-    )
+    return system

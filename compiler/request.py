@@ -51,6 +51,8 @@ class Request:
     base_python: str | None = None
     strict_system: bool = False
     index: indexes.IndexSettings = field(default_factory=indexes.IndexSettings)
+    # A target (specs/_targets/NAME.toml): the plan is for that host, not this one.
+    target: str | None = None
 
 
 def add_request_options(parser: argparse.ArgumentParser, *, overrides: bool = True) -> None:
