@@ -26,8 +26,9 @@ __all__ = [
 _PREFIX = "# modelenv-"
 
 
-def lock_path(locks: Path, model: str, engine: str, python: str) -> Path:
-    return locks / model / engine / f"py{python}.txt"
+def lock_path(locks: Path, model: str, engine: str, python: str, target: str | None = None) -> Path:
+    """``locks/<model>/<engine>/py<X.Y>.txt``, or ``<target>.txt`` for a target's lock."""
+    return locks / model / engine / (f"{target}.txt" if target else f"py{python}.txt")
 
 
 def sha256_text(text: str) -> str:
@@ -41,6 +42,8 @@ class LockHeader:
     index_fingerprint: str
     system: dict[str, str | None]
     body_sha256: str
+    target: str | None = None  # a target's lock: the target's name and content fingerprint
+    target_fingerprint: str | None = None
 
 
 def body_of(text: str) -> str:
@@ -70,6 +73,8 @@ def parse_header(text: str) -> LockHeader | None:
             index_fingerprint=fields.get("index-fingerprint", ""),
             system=system if isinstance(system, dict) else {},
             body_sha256=fields["body-sha256"],
+            target=fields.get("target") or None,
+            target_fingerprint=fields.get("target-fingerprint") or None,
         )
     except (KeyError, ValueError):
         return None

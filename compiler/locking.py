@@ -15,29 +15,44 @@ from enum import Enum
 from pathlib import Path
 
 from . import __version__, uv
+from .errors import ModelenvError
 from .fsutil import atomic_write
 from .lockerrors import BuildContext, explain
 from .lockfile import body_of, lock_path, parse_header, sha256_text
 from .paths import Paths
-from .plan import FINGERPRINT_SCHEME, Plan
+from .plan import FINGERPRINT_SCHEME, NO_FACTS, Plan
+from .requirements import Entry
 
-__all__ = ["Status", "Target", "check_lock", "compile_lock", "orphan_locks"]
+__all__ = [
+    "LockKey",
+    "Status",
+    "check_lock",
+    "compile_lock",
+    "orphan_locks",
+    "target_change",
+]
 
 
 @dataclass(frozen=True)
-class Target:
+class LockKey:
+    """Which lock: a model's engine variant for a Python version (universal), or
+    for a target (a captured host, ``specs/_targets/NAME.toml``)."""
+
     model: str
     engine: str  # "default" or an engine name
     python: str
+    target: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.model} [{self.engine}, py{self.python}]"
+        where = f"target {self.target}" if self.target else f"py{self.python}"
+        return f"{self.model} [{self.engine}, {where}]"
 
     def path(self, locks: Path) -> Path:
-        return lock_path(locks, self.model, self.engine, self.python)
+        return lock_path(locks, self.model, self.engine, self.python, self.target)
 
     def command(self) -> str:
-        return f"modelenv lock {self.model} --engine {self.engine} --python {self.python}"
+        where = f"--target {self.target}" if self.target else f"--python {self.python}"
+        return f"modelenv lock {self.model} --engine {self.engine} {where}"
 
 
 class Status(str, Enum):
@@ -66,6 +81,21 @@ def check_lock(path: Path, fingerprint: str) -> Status:
     return Status.UP_TO_DATE
 
 
+def target_change(path: Path, target: str, fingerprint: str | None) -> bool:
+    """True when the lock at ``path`` was made from other content of ``target``
+    (the target was recaptured since): says why a target's lock is stale."""
+    try:
+        header = parse_header(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return False
+    return (
+        header is not None
+        and header.target == target
+        and header.target_fingerprint is not None
+        and header.target_fingerprint != fingerprint
+    )
+
+
 @dataclass(frozen=True)
 class CompileResult:
     ok: bool
@@ -85,7 +115,10 @@ def compile_lock(
     """Resolve ``plan`` with uv and write the lock to ``path`` atomically.
 
     Existing pins are kept: the current lock is given to uv as its output file,
-    which uv reads as preferences, unless ``upgrade``.
+    which uv reads as preferences, unless ``upgrade``. For a target's lock, that
+    file also holds the target's installed versions (ahead of the lock's own
+    pins, and kept with ``upgrade``): uv keeps the host's version of a package
+    wherever the requirements allow it, so an environment holds only the delta.
     """
     with tempfile.TemporaryDirectory(prefix="modelenv-lock-") as tmp:
         folder = Path(tmp)
@@ -98,12 +131,15 @@ def compile_lock(
             constraints = f"{plan.spec.name}.constraints.txt"
             (folder / constraints).write_text("\n".join(plan.constraints()) + "\n")
         out = folder / "lock.txt"
-        if path.exists() and not upgrade:
+        if plan.host is not None:
+            out.write_text(_preferences(plan, path, upgrade, upgrade_packages), encoding="utf-8")
+            upgrade = False  # uv would ignore the host's versions too
+        elif path.exists() and not upgrade:
             shutil.copyfile(path, out)
         args = uv.compile_command(
             req_in,
             out.name,
-            python_version=plan.python,
+            python_version=plan.host.python if plan.host else plan.python,
             python=plan.interpreter.executable if plan.interpreter else None,
             python_downloads=python_downloads,
             index_args=plan.index.uv_args(),
@@ -112,6 +148,7 @@ def compile_lock(
             upgrade=upgrade,
             upgrade_packages=upgrade_packages,
             offline=offline,
+            python_platform=plan.host.platform if plan.host else None,
         )
         result = uv.run(args, cwd=folder)
         if not result.ok:
@@ -152,12 +189,32 @@ def builds_line(plan: Plan) -> str:
     return f"{who}, without build isolation ({build.no_build_isolation_from})"
 
 
+def _preferences(plan: Plan, path: Path, upgrade: bool, upgrade_packages: Sequence[str]) -> str:
+    """A seed output file for a target's lock: the host's versions, then the
+    existing lock's pins for packages the host does not have."""
+    from .lockfile import parse_lock_body
+
+    assert plan.host is not None
+    pins = dict(plan.host.packages)
+    if path.exists() and not upgrade:
+        try:
+            for locked in parse_lock_body(body_of(path.read_text(encoding="utf-8"))):
+                if locked.version:
+                    pins.setdefault(locked.name, locked.version)
+        except (OSError, UnicodeDecodeError, ModelenvError):
+            pass  # an unreadable lock is only a lost preference
+    from packaging.utils import canonicalize_name
+
+    dropped = {canonicalize_name(p) for p in upgrade_packages}
+    return "".join(f"{k}=={v}\n" for k, v in sorted(pins.items()) if k not in dropped)
+
+
 def render_lock(plan: Plan, body: str) -> str:
     engine = plan.engine_name
     requirements = [
         {
             "written": r.text,
-            "expanded": r.entry.expand(plan.system.get(r.key)),
+            "expanded": _resolved(plan, r.entry),
             "origin": str(r.origin),
         }
         for r in plan.merged.requirements
@@ -169,7 +226,7 @@ def render_lock(plan: Plan, body: str) -> str:
         "lock_header.j2",
         modelenv_version=__version__,
         uv_version=uv.uv_version(),
-        command=f"modelenv lock {plan.spec.name} --engine {engine} --python {plan.python}",
+        command=LockKey(plan.spec.name, engine, plan.python, plan.target).command(),
         spec_path=f"{plan.spec_path.parent.name}/{plan.spec_path.name}",
         model=plan.spec.name,
         engine=engine,
@@ -178,8 +235,10 @@ def render_lock(plan: Plan, body: str) -> str:
         requirements=requirements,
         constraints=constraints,
         system=plan.system,
-        # The version, not the path: a committed lock must not carry a machine's paths.
-        base=f"Python {plan.interpreter.version}" if plan.interpreter else "no interpreter found",
+        base=_base(plan),
+        target=plan.target,
+        target_platform=plan.host.platform if plan.host else "",
+        target_fingerprint=plan.target_fingerprint,
         scheme=FINGERPRINT_SCHEME,
         fingerprint=plan.fingerprint(),
         index_fingerprint=plan.index.fingerprint(),
@@ -189,8 +248,20 @@ def render_lock(plan: Plan, body: str) -> str:
     return header + "\n" + body
 
 
+def _resolved(plan: Plan, entry: Entry) -> str:
+    text = entry.resolve(plan.system.get(entry.key), NO_FACTS if plan.facts is None else plan.facts)
+    return "left out: its host facts do not hold" if text is None else text
+
+
+def _base(plan: Plan) -> str:
+    if plan.host is not None:
+        return f"target {plan.target}, Python {plan.host.python}"
+    # The version, not the path: a committed lock must not carry a machine's paths.
+    return f"Python {plan.interpreter.version}" if plan.interpreter else "no interpreter found"
+
+
 def orphan_locks(paths: Paths, expected: set[Path]) -> list[Path]:
-    """Lockfiles under the locks folder that no current spec variant produces."""
+    """Lockfiles under the locks folder that no current spec variant or target produces."""
     if not paths.locks.is_dir():
         return []
-    return sorted(p for p in paths.locks.glob("*/*/py*.txt") if p not in expected and p.is_file())
+    return sorted(p for p in paths.locks.glob("*/*/*.txt") if p not in expected and p.is_file())

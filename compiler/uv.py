@@ -141,21 +141,24 @@ def compile_command(
     upgrade: bool = False,
     upgrade_packages: Sequence[str] = (),
     offline: bool = False,
+    python_platform: str | None = None,
 ) -> list[str]:
-    """``uv pip compile`` for a universal, hashed lock without any index URL in it.
+    """``uv pip compile`` for a hashed lock without any index URL in it:
+    universal, or for one platform (a target's) when ``python_platform`` is given.
 
     ``python``: the interpreter modelenv found for ``python_version``; without
     it uv looks for one itself and, unless ``python_downloads``, must not fetch
     one (an interpreter download costs seconds per lock and installs a CPython
     the user never asked for).
     """
+    where = ["--universal"] if python_platform is None else ["--python-platform", python_platform]
     args = [
         "pip",
         "compile",
         requirements_in,
         "--output-file",
         output,
-        "--universal",
+        *where,
         "--python-version",
         python_version,
         "--generate-hashes",

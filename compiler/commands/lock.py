@@ -5,6 +5,11 @@ default when the spec has base packages) and every Python version it lists. A
 lock whose fingerprint matches its spec is not recompiled; existing pins are
 kept unless --upgrade or --upgrade-package.
 
+Targets (specs/_targets/NAME.toml, see 'modelenv target'): each variant is also
+locked for every target whose Python X.Y the spec lists (or those its
+[env] targets names), at locks/<model>/<engine>/<target>.txt, resolved for the
+target's Python version and platform with its installed versions preferred.
+
 --check is the offline gate for pre-commit and CI: no network, no uv, writes
 nothing; exit 1 listing each missing or stale lock and the command that fixes it.
 """
@@ -21,7 +26,7 @@ from typing import TYPE_CHECKING
 from . import context
 
 if TYPE_CHECKING:
-    from ..locking import CompileResult, Target
+    from ..locking import CompileResult, LockKey
     from ..paths import Paths
     from ..plan import Plan
     from ..ui import UI
@@ -42,6 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="X.Y",
         help="only this Python version (repeatable)",
+    )
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this target's locks (repeatable); 'none' for the universal ones",
     )
     parser.add_argument(
         "--upgrade",
@@ -101,20 +113,35 @@ def run(args: argparse.Namespace) -> int:
     paths, ui = context(args)
     if args.jobs < 1:
         raise UsageError("--jobs must be 1 or more")
-    targets = _targets(paths, args)
+    keys = _keys(paths, args)
     if args.check:
-        return _check(paths, ui, targets, args)
-    return _lock(paths, ui, targets, args)
+        return _check(paths, ui, keys, args)
+    return _lock(paths, ui, keys, args)
 
 
-def _targets(paths: Paths, args: argparse.Namespace) -> list[tuple[Target, Plan]]:
-    """Every (model, engine, python) asked for, with its plan (no host inspection yet)."""
-    from ..errors import UsageError
-    from ..locking import Target
+class _Keys:
+    """The locks asked for, each with its host-free plan, and those whose plan
+    failed (a target lacking a #system_NAME# package), with why."""
+
+    def __init__(self) -> None:
+        self.planned: list[tuple[LockKey, Plan]] = []
+        self.broken: list[tuple[LockKey, str]] = []
+
+    @property
+    def all(self) -> list[LockKey]:
+        return [k for k, _ in self.planned] + [k for k, _ in self.broken]
+
+
+def _keys(paths: Paths, args: argparse.Namespace) -> _Keys:
+    """Every (model, engine, python or target) asked for, with its plan (no host inspection)."""
+    from ..errors import ModelenvError, UsageError
+    from ..locking import LockKey
+    from ..names import did_you_mean
     from ..paths import display
     from ..plan import load_model, make_plan
     from ..request import Request
     from ..spec import SpecError
+    from ..spec.targets import load_targets
 
     models = args.models or paths.model_names()
     if not models:
@@ -122,7 +149,14 @@ def _targets(paths: Paths, args: argparse.Namespace) -> list[tuple[Target, Plan]
         raise UsageError(
             f"no specs in {display(paths.specs)}", hint="run from the project, or pass --specs DIR"
         )
-    out = []
+    targets = load_targets(paths.specs)
+    for name in args.target:
+        if name != "none" and name not in targets:
+            raise UsageError(
+                f"unknown target {name!r}{did_you_mean(name, targets)};"
+                f" targets: {', '.join(sorted(targets)) or 'none'}"
+            )
+    keys = _Keys()
     problems = []
     for model in models:
         try:
@@ -142,58 +176,86 @@ def _targets(paths: Paths, args: argparse.Namespace) -> list[tuple[Target, Plan]
                 raise UsageError(
                     f"model {model!r} lists Python {', '.join(pythons)} (env.python), not {python}"
                 )
+        wanted: list[tuple[str, str | None]] = []
+        if not args.target or "none" in args.target:
+            wanted += [(p, None) for p in pythons if not args.python or p in args.python]
+        names = sorted(targets) if spec.env.targets is None else list(spec.env.targets)
+        for name in names:
+            target = targets.get(name)
+            if target is None or (spec.env.python and target.xy not in spec.env.python):
+                continue
+            if (args.target and name not in args.target) or (
+                args.python and target.xy not in args.python
+            ):
+                continue
+            wanted.append((target.xy, name))
         for engine in engines:
             if args.engine and engine not in args.engine:
                 continue
-            for python in pythons:
-                if args.python and python not in args.python:
-                    continue
+            for python, target_name in wanted:
                 request = Request(
                     model=model,
                     engine=None if engine == "default" else engine,
                     python=python,
                     use_overrides=False,
                     base_python=args.base_python,
+                    target=target_name,
                 )
-                plan = make_plan(paths, request, inspect_host=False)
-                out.append((Target(model, engine, python), plan))
+                key = LockKey(model, engine, python, target_name)
+                try:
+                    keys.planned.append((key, make_plan(paths, request, inspect_host=False)))
+                except UsageError:
+                    raise
+                except ModelenvError as exc:
+                    keys.broken.append((key, str(exc)))
     if problems:
-        from ..spec import SpecError
-
         raise SpecError(problems)
-    return out
+    return keys
 
 
-def _orphans(paths: Paths, targets: list[tuple[Target, Plan]]) -> list[Path]:
+def _orphans(paths: Paths, keys: _Keys, args: argparse.Namespace) -> list[Path]:
     from ..locking import orphan_locks
 
-    # Only judge orphans over the whole set: a run limited to some models or
-    # variants does not know what the others expect.
-    return orphan_locks(paths, {t.path(paths.locks) for t, _ in targets})
+    # Only judge orphans over the whole set: a run limited to some models,
+    # variants or targets does not know what the others expect.
+    if args.models or args.engine or args.python or args.target:
+        return []
+    return orphan_locks(paths, {k.path(paths.locks) for k in keys.all})
 
 
-def _check(
-    paths: Paths, ui: UI, targets: list[tuple[Target, Plan]], args: argparse.Namespace
-) -> int:
+def _broken(ui: UI, keys: _Keys) -> None:
+    for key, why in keys.broken:
+        print(f"modelenv: error: {key}: {why}", file=ui.err, flush=True)
+
+
+def _check(paths: Paths, ui: UI, keys: _Keys, args: argparse.Namespace) -> int:
     from ..fsutil import stale_temps
-    from ..locking import Status, check_lock
+    from ..locking import Status, check_lock, target_change
     from ..paths import display
 
-    bad = 0
-    for target, plan in targets:
-        path = target.path(paths.locks)
+    bad = len(keys.broken)
+    _broken(ui, keys)
+    for key, plan in keys.planned:
+        path = key.path(paths.locks)
         status = check_lock(path, plan.fingerprint())
         if status is not Status.UP_TO_DATE:
             bad += 1
-            ui.result(f"{display(path)}: {status.value}; run: {target.command()}")
-    orphans = [] if (args.models or args.engine or args.python) else _orphans(paths, targets)
+            why = status.value
+            if (
+                status is Status.STALE
+                and key.target
+                and target_change(path, key.target, plan.target_fingerprint)
+            ):
+                why = f"stale: target {key.target} changed since it was locked (recaptured)"
+            ui.result(f"{display(path)}: {why}; run: {key.command()}")
+    orphans = _orphans(paths, keys, args)
     for orphan in orphans:
         ui.result(f"{display(orphan)}: no spec variant produces it; run: modelenv lock --prune")
     leftovers = stale_temps(paths.locks) if paths.locks.is_dir() else []
     for tmp in leftovers:
         ui.result(f"{display(tmp)}: left by a lock that was killed; run: modelenv lock")
     orphans += leftovers
-    total = len(targets)
+    total = len(keys.all)
     if bad or orphans:
         ui.info(
             f"{bad} of {total} locks missing, stale or edited"
@@ -207,9 +269,7 @@ def _check(
     return 0
 
 
-def _lock(
-    paths: Paths, ui: UI, targets: list[tuple[Target, Plan]], args: argparse.Namespace
-) -> int:
+def _lock(paths: Paths, ui: UI, keys: _Keys, args: argparse.Namespace) -> int:
     from ..fsutil import remove_stale_temps
     from ..locking import Status, check_lock
     from ..paths import display
@@ -219,14 +279,14 @@ def _lock(
         for tmp in remove_stale_temps(paths.locks):
             ui.info(f"removed     {display(tmp)} (left by a lock that was killed)")
     up_to_date = 0
-    todo: list[tuple[Target, Plan]] = []
-    for target, plan in targets:
-        fresh = check_lock(target.path(paths.locks), plan.fingerprint()) is Status.UP_TO_DATE
+    todo: list[tuple[LockKey, Plan]] = []
+    for key, plan in keys.planned:
+        fresh = check_lock(key.path(paths.locks), plan.fingerprint()) is Status.UP_TO_DATE
         if fresh and not (args.upgrade or args.upgrade_package):
             up_to_date += 1
-            ui.detail(f"up to date  {target}")
+            ui.detail(f"up to date  {key}")
             continue
-        todo.append((target, plan))
+        todo.append((key, plan))
     # Host facts are read once per interpreter, before the parallel part.
     from ..indexes import from_command_line
     from ..request import Request
@@ -235,42 +295,42 @@ def _lock(
         args.index_url, args.extra_index_url, args.find_links, args.no_index
     )
     planned = []
-    for target, plan in todo:
+    for key, plan in todo:
         request = Request(
-            model=target.model,
+            model=key.model,
             engine=plan.engine,
-            python=target.python,
+            python=key.python,
             use_overrides=False,
             base_python=args.base_python,
             index=cli_index,
+            target=key.target,
         )
         full = make_plan(paths, request)
         for warning in full.warnings:
-            ui.warn(f"{target}: {warning}")
-        planned.append((target, full))
+            ui.warn(f"{key}: {warning}")
+        planned.append((key, full))
 
-    locked = failed = 0
+    _broken(ui, keys)
+    locked, failed = 0, len(keys.broken)
     progress = _Progress(ui, len(planned))
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {
-            pool.submit(_compile, paths, target, plan, args): target for target, plan in planned
-        }
+        futures = {pool.submit(_compile, paths, key, plan, args): key for key, plan in planned}
         for future in as_completed(futures):
-            target = futures[future]
+            key = futures[future]
             result = future.result()
             progress.step()
             if result.ok:
                 locked += 1
                 progress.line(
-                    f"locked      {target} -> {display(target.path(paths.locks))}"
+                    f"locked      {key} -> {display(key.path(paths.locks))}"
                     f" ({result.packages} package{'s' if result.packages != 1 else ''})"
                 )
             else:
                 failed += 1
-                progress.error(target, result.error)
+                progress.error(key, result.error)
     progress.done()
 
-    orphans = [] if (args.models or args.engine or args.python) else _orphans(paths, targets)
+    orphans = _orphans(paths, keys, args)
     for orphan in orphans:
         if args.prune:
             orphan.unlink()
@@ -285,12 +345,12 @@ def _lock(
     return 1 if failed else 0
 
 
-def _compile(paths: Paths, target: Target, plan: Plan, args: argparse.Namespace) -> CompileResult:
+def _compile(paths: Paths, key: LockKey, plan: Plan, args: argparse.Namespace) -> CompileResult:
     from ..locking import compile_lock
 
     return compile_lock(
         plan,
-        target.path(paths.locks),
+        key.path(paths.locks),
         upgrade=args.upgrade,
         upgrade_packages=args.upgrade_package,
         offline=args.offline,
@@ -332,11 +392,11 @@ class _Progress:
         self._clear()
         self.ui.info(text)
 
-    def error(self, target: Target, message: str) -> None:
+    def error(self, key: LockKey, message: str) -> None:
         self._clear()
         indented = "\n".join(f"    {line}" for line in message.splitlines())
         print(
-            f"modelenv: error: {target}: resolution failed:\n{indented}",
+            f"modelenv: error: {key}: resolution failed:\n{indented}",
             file=self.ui.err,
             flush=True,
         )
