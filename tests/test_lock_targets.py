@@ -126,5 +126,5 @@ def test_target_python_must_be_listed(
     _capture(capsys, "cpu", hosts["cpu"], "--fact", "has_cuda=false")
     other = "3.10" if PY != "3.10" else "3.12"
     write_spec(project, "m", f'[env]\npython = ["{other}"]\npackages = ["beta"]\n')
-    code, out, err = run_cli(capsys, "lock", "--check", "--target", "cpu")
+    code, _, err = run_cli(capsys, "lock", "--check", "--target", "cpu")
     assert code == 0 and "0 locks up to date" in err  # no lock for a Python it does not list
