@@ -74,13 +74,41 @@ def _reason(block: str) -> str:
     return (lines[0] if lines else "no output")[:300]
 
 
+def isolate(tmp: Path) -> None:
+    """This process's environment without the machine's pip/uv/modelenv settings:
+    a cold uv cache and a home in ``tmp``, offline unless a sample lock lifts it."""
+    for var in [v for v in os.environ if v.startswith(("PIP_", "UV_", "MODELENV_"))]:
+        del os.environ[var]
+    os.environ.update(
+        PIP_CONFIG_FILE=os.devnull,
+        UV_NO_CONFIG="1",
+        UV_CACHE_DIR=str(tmp / "uv-cache"),
+        MODELENV_HOME=str(tmp / "home"),
+        UV_PYTHON_DOWNLOADS="never",
+        UV_OFFLINE="1",
+        PYTHONPATH=str(REPO),
+    )
+
+
+def first_sample(specs: Path) -> list[str]:
+    """The fixed sample of ten: sorted model names, a stride of STRIDE."""
+    names = sorted(p.stem for p in specs.glob("[!_]*.toml"))
+    return [names[i * STRIDE % len(names)] for i in range(10)]
+
+
 def sample_lock(specs: Path, tmp: Path, timeout: float) -> list[tuple[str, str, bool, str]]:
     """Lock ten imported models (a fixed sample) against PyPI: one row per variant."""
-    names = sorted(p.stem for p in specs.glob("[!_]*.toml"))
-    sample = [names[i * STRIDE % len(names)] for i in range(10)]
+    return lock_models(specs, tmp, first_sample(specs), timeout)
+
+
+def lock_models(
+    specs: Path, tmp: Path, models: Sequence[str], timeout: float, python: str | None = None
+) -> list[tuple[str, str, bool, str]]:
+    """Lock ``models`` against PyPI: (model, variant, locked, why) per variant;
+    ``why`` is modelenv's whole message for a failure."""
     env = {k: v for k, v in os.environ.items() if k != "UV_OFFLINE"}
     rows: list[tuple[str, str, bool, str]] = []
-    for model in sample:
+    for model in models:
         argv = [
             sys.executable,
             "-m",
@@ -95,6 +123,7 @@ def sample_lock(specs: Path, tmp: Path, timeout: float) -> list[tuple[str, str, 
             str(tmp / "sample-locks"),
             "--index-url",
             "https://pypi.org/simple",
+            *(["--python", python] if python else []),
         ]
         try:
             proc = subprocess.run(
@@ -109,7 +138,7 @@ def sample_lock(specs: Path, tmp: Path, timeout: float) -> list[tuple[str, str, 
         for block in failures:
             head, _, rest = block.partition("\n")
             variant = re.search(r"\[([^\]]+)\]", head)
-            rows.append((model, variant.group(1) if variant else "?", False, _reason(rest or head)))
+            rows.append((model, variant.group(1) if variant else "?", False, rest or head))
     return rows
 
 
@@ -135,17 +164,7 @@ def main() -> int:
     records = len(json.loads(corpus.read_text(encoding="utf-8"))["models"])
 
     tmp = Path(tempfile.mkdtemp(prefix="modelenv-bench-corpus-"))
-    for var in [v for v in os.environ if v.startswith(("PIP_", "UV_", "MODELENV_"))]:
-        del os.environ[var]
-    os.environ.update(
-        PIP_CONFIG_FILE=os.devnull,
-        UV_NO_CONFIG="1",
-        UV_CACHE_DIR=str(tmp / "uv-cache"),
-        MODELENV_HOME=str(tmp / "home"),
-        UV_PYTHON_DOWNLOADS="never",
-        UV_OFFLINE="1",
-        PYTHONPATH=str(REPO),
-    )
+    isolate(tmp)
     try:
         specs = tmp / "specs"
         start = time.perf_counter()
@@ -191,7 +210,7 @@ def main() -> int:
             "| model | variant | result |",
             "| --- | --- | --- |",
             *[
-                f"| {m} | {t} | {'locked' if ok else 'failed: ' + why.replace('|', '/')} |"
+                f"| {m} | {t} | {'locked' if ok else 'failed: ' + _reason(why).replace('|', '/')} |"
                 for m, t, ok, why in sample
             ],
             "",

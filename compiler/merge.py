@@ -3,6 +3,11 @@
 A pure function. Requirements are keyed by canonical distribution name; a later
 layer's entry replaces an earlier one with the same key in place (keeping its
 position), a new key is appended, and ``!NAME`` removes the key.
+
+One layer may list a package more than once when every one of those entries
+has a marker and the markers differ (``deepdoc-lib[gpu] ; has_cuda`` and
+``deepdoc-lib ; not has_cuda``): they are kept together, and a later layer's
+entry for that package replaces them all.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .errors import ModelenvError
-from .requirements import Entry, EntryError, Kind, parse_entry
+from .requirements import Entry, EntryError, Kind, marker_of, parse_entry
 
 __all__ = ["Layer", "Merged", "Provenance", "Requirement", "merge"]
 
@@ -67,8 +72,8 @@ class Merged:
 
 def merge(layers: Sequence[Layer]) -> Merged:
     """Merge ``layers``, first to last; raise :class:`ModelenvError` on a bad entry."""
-    reqs: dict[str, Requirement] = {}
-    cons: dict[str, Requirement] = {}
+    reqs: dict[str, list[Requirement]] = {}
+    cons: dict[str, list[Requirement]] = {}
     removed: list[tuple[Entry, Provenance]] = []
     unmatched: list[tuple[Entry, Provenance]] = []
     for layer in layers:
@@ -76,6 +81,7 @@ def merge(layers: Sequence[Layer]) -> Merged:
             ("packages", layer.packages, reqs),
             ("constraints", layer.constraints, cons),
         ):
+            set_here: set[str] = set()  # keys this layer has already set
             for i, text in enumerate(items):
                 entry = _parse(text, layer, kind, i)
                 if kind == "constraints" and entry.kind is Kind.SYSTEM:
@@ -85,8 +91,13 @@ def merge(layers: Sequence[Layer]) -> Merged:
                     )
                 if entry.kind is Kind.REMOVE and entry.key not in table:
                     unmatched.append((entry, layer.provenance))
-                _apply(table, entry, layer.provenance, removed)
-    return Merged(tuple(reqs.values()), tuple(cons.values()), tuple(removed), tuple(unmatched))
+                _apply(table, entry, layer.provenance, removed, entry.key in set_here)
+                set_here.add(entry.key)
+    return Merged(_flat(reqs), _flat(cons), tuple(removed), tuple(unmatched))
+
+
+def _flat(table: dict[str, list[Requirement]]) -> tuple[Requirement, ...]:
+    return tuple(r for group in table.values() for r in group)
 
 
 def _parse(text: str, layer: Layer, kind: str, index: int) -> Entry:
@@ -102,17 +113,30 @@ def _parse(text: str, layer: Layer, kind: str, index: int) -> Entry:
 
 
 def _apply(
-    table: dict[str, Requirement],
+    table: dict[str, list[Requirement]],
     entry: Entry,
     origin: Provenance,
     removed: list[tuple[Entry, Provenance]],
+    same_layer: bool,
 ) -> None:
-    previous = table.get(entry.key)
+    group = table.get(entry.key)
     if entry.kind is Kind.REMOVE:
-        if previous is not None:
+        if group is not None:
             del table[entry.key]
         removed.append((entry, origin))
         return
-    history = () if previous is None else (*previous.replaced, (previous.entry, previous.origin))
+    if group is not None and same_layer and _marker_variant(entry, group):
+        group.append(Requirement(entry, origin))
+        return
+    history: tuple[tuple[Entry, Provenance], ...] = ()
+    if group is not None:
+        history = (*group[0].replaced, *((r.entry, r.origin) for r in group))
     # Assigning to an existing key keeps its position in a dict: "in place".
-    table[entry.key] = Requirement(entry, origin, history)
+    table[entry.key] = [Requirement(entry, origin, history)]
+
+
+def _marker_variant(entry: Entry, group: list[Requirement]) -> bool:
+    """True when ``entry`` and every entry of ``group`` have markers, all different."""
+    marker = marker_of(entry)
+    others = [marker_of(r.entry) for r in group]
+    return marker is not None and None not in others and marker not in others

@@ -23,7 +23,7 @@ from packaging.utils import NormalizedName
 from . import markers
 from .names import canonical
 
-__all__ = ["Entry", "EntryError", "Kind", "parse_entry"]
+__all__ = ["Entry", "EntryError", "Kind", "marker_of", "parse_entry"]
 
 _DIST_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 _PLACEHOLDER = re.compile(r"^#(?P<inner>[^#]*)#\s*(?:;(?P<marker>.*))?$")
@@ -171,3 +171,11 @@ def _parse_placeholder(text: str) -> Entry:
 def _first_line(exc: Exception) -> str:
     msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return msg[:1].lower() + msg[1:]
+
+
+def marker_of(entry: Entry) -> str | None:
+    """The marker of ``entry`` (PEP 508, possibly with host facts), or None."""
+    if entry.marker is not None or entry.kind is not Kind.REQUIREMENT:
+        return entry.marker
+    marker = Requirement(entry.text).marker
+    return None if marker is None else str(marker)

@@ -174,21 +174,33 @@ def test_engine_placeholder_elsewhere_is_not_expressible(text: str, why: str) ->
 
 
 @pytest.mark.parametrize(
-    ("text", "engine", "variable"),
+    ("text", "engine", "expected"),
     [
-        ("bitsandbytes>=0.49.2 ; has_cuda", None, "has_cuda"),
-        ("deepdoc-lib~=0.2.2 ; not has_cuda", None, "has_cuda"),
-        ('sgl_kernel ; cuda_version < "13.0"', None, "cuda_version"),
-        ('x ; #engine# == "vllm" and has_npu', "vllm", "has_npu"),
-        ('x ; cuda_arch == "sm_90" and #engine# == "SGLang"', "sglang", "cuda_arch"),
+        ("bitsandbytes>=0.49.2 ; has_cuda", None, "bitsandbytes>=0.49.2 ; has_cuda"),
+        ("deepdoc-lib~=0.2.2 ; not has_cuda", None, "deepdoc-lib~=0.2.2 ; not has_cuda"),
+        ('sgl_kernel ; cuda_version < "13.0"', None, 'sgl_kernel ; cuda_version < "13.0"'),
+        ('x ; #engine# == "vllm" and has_npu', "vllm", "x ; has_npu"),
+        (
+            'a @ https://e.org/a-1.0-py3-none-any.whl ; #engine# == "sglang" and'
+            ' cuda_version == "13.0" and platform_machine == "x86_64"',
+            "sglang",
+            'a @ https://e.org/a-1.0-py3-none-any.whl ; cuda_version == "13.0" and'
+            ' platform_machine == "x86_64"',
+        ),
     ],
 )
-def test_accelerator_markers_are_not_expressible(
-    text: str, engine: str | None, variable: str
-) -> None:
-    mapped = entry(text)
-    assert (mapped.engine, mapped.text) == (engine, None)
-    assert mapped.why == f"host-accelerator marker {variable!r}: modelenv markers are PEP 508 only"
+def test_host_fact_markers_are_kept(text: str, engine: str | None, expected: str) -> None:
+    """Markers may test the host facts of compiler/markers.py (docs/spec.md)."""
+    assert entry(text) == Mapped(engine, text=expected)
+
+
+def test_an_unknown_host_fact_is_not_expressible() -> None:
+    mapped = entry('x ; cuda_arch == "sm_90" and #engine# == "SGLang"')
+    assert (mapped.engine, mapped.text) == ("sglang", None)
+    assert mapped.why == (
+        "host-accelerator marker 'cuda_arch': modelenv's host facts are"
+        " has_cuda, has_npu, cuda_version"
+    )
 
 
 def test_accelerator_word_inside_a_string_is_not_a_variable() -> None:
@@ -240,10 +252,10 @@ def test_a_bare_url_that_is_not_a_wheel_is_not_expressible() -> None:
 
 
 def test_url_and_accelerator_reasons_are_both_given() -> None:
-    mapped = entry('git+https://e.org/k ; #engine# == "sglang" and cuda_version == "13.0"')
+    mapped = entry('git+https://e.org/k ; #engine# == "sglang" and cuda_arch == "sm_90"')
     assert mapped.engine == "sglang"
     assert mapped.why is not None
-    assert mapped.why.startswith("VCS URL") and "'cuda_version'" in mapped.why
+    assert mapped.why.startswith("VCS URL") and "'cuda_arch'" in mapped.why
 
 
 @pytest.mark.parametrize(
@@ -350,7 +362,8 @@ def test_a_model_maps_to_env_engines_and_index() -> None:
     assert data == {
         "model": {"name": "glm-x", "description": "GLM-X: Xinference llm model"},
         "env": {
-            "packages": ["transformers>=4.51.0", "#system_torch#"],
+            # A host fact in a marker is kept (compiler/markers.py).
+            "packages": ["transformers>=4.51.0", "#system_torch#", "bitsandbytes ; has_cuda"],
             "index": {
                 "extra_urls": ["https://a.example/simple", "https://b.example/simple"],
                 "strategy": "unsafe-best-match",
@@ -375,18 +388,18 @@ def test_left_out_entries_stay_in_the_spec_as_comments() -> None:
                 "m",
                 [
                     "einops",
-                    "bitsandbytes ; has_cuda",
+                    'bitsandbytes ; cuda_arch == "sm_90"',
                     'x @ git+https://e.org/x ; #engine# == "vllm"',
                 ],
             )
         )
     )
     text = result.specs[0].toml(result.source)
-    assert '#   "bitsandbytes ; has_cuda": host-accelerator marker' in text
+    assert '#   "bitsandbytes ; cuda_arch == \\"sm_90\\"": host-accelerator marker' in text
     assert text.index("bitsandbytes") < text.index("[engines.vllm]") < text.index("x @ git+https")
     assert [str(f) for f in result.unexpressible] == [
-        "m: bitsandbytes ; has_cuda: host-accelerator marker 'has_cuda':"
-        " modelenv markers are PEP 508 only",
+        "m: bitsandbytes ; cuda_arch == \"sm_90\": host-accelerator marker 'cuda_arch':"
+        " modelenv's host facts are has_cuda, has_npu, cuda_version",
         'm: x @ git+https://e.org/x ; #engine# == "vllm": VCS URL: it has no hash,'
         " and environments are installed with hashes required",
     ]
@@ -460,9 +473,9 @@ def test_duplicates_are_kept_once_and_conflicts_reported() -> None:
     assert data["engines"]["vllm"]["packages"] == ["pillow"]
     assert [f.why for f in result.unexpressible] == [
         "'numpy' is already listed as '#system_numpy#' in the same table;"
-        " modelenv lists a package once per table",
+        " modelenv lists a package once per table, or once per marker",
         "'six' is already listed as 'six ; python_version < \"3.12\"' in the same table;"
-        " modelenv lists a package once per table",
+        " modelenv lists a package once per table, or once per marker",
     ]
     assert [f.why for f in result.of_kind(DUPLICATE)] == [
         "listed twice; kept once",
@@ -489,15 +502,14 @@ def test_engines_file_from_the_defaults_and_the_markers() -> None:
     )
     text = result.engines_toml()
     assert tomllib.loads(text) == {
-        "sglang": {"packages": ["sglang>=0.5.6", "numpy<2.3"]},
+        "sglang": {
+            "packages": ["sglang>=0.5.6", 'sgl_kernel ; cuda_version < "13.0"', "numpy<2.3"]
+        },
         "llama.cpp": {"packages": ["xllamacpp>=0.2.6"]},
         "flag": {"packages": []},
     }
     assert result.engines_without_defaults == ["flag"]
-    assert [str(f) for f in result.unexpressible] == [
-        '_engines.sglang: sgl_kernel ; cuda_version < "13.0": host-accelerator marker'
-        " 'cuda_version': modelenv markers are PEP 508 only"
-    ]
+    assert result.unexpressible == []
     assert "# No defaults in the source" in text
 
 
@@ -580,7 +592,10 @@ def test_import_writes_valid_specs(
     src = write_registry(
         tmp_path,
         registry(
-            ("Qwen-7B", ['#vllm_dependencies# ; #engine# == "vllm"', "bitsandbytes ; has_cuda"]),
+            (
+                "Qwen-7B",
+                ['#vllm_dependencies# ; #engine# == "vllm"', 'bitsandbytes ; cuda_arch == "sm_90"'],
+            ),
             ("qwen-7b", ["einops"]),
             ("w", ["soundfile", 'sglang_dependencies ; #engine# == "sglang"']),
         ),
@@ -588,8 +603,8 @@ def test_import_writes_valid_specs(
     code, out, err = run_cli(capsys, "import", "xinference", str(src))
     assert code == 0, err
     assert out == (
-        "qwen-7b-2: bitsandbytes ; has_cuda: host-accelerator marker 'has_cuda':"
-        " modelenv markers are PEP 508 only\n"
+        'qwen-7b-2: bitsandbytes ; cuda_arch == "sm_90": host-accelerator marker'
+        " 'cuda_arch': modelenv's host facts are has_cuda, has_npu, cuda_version\n"
     )
     assert err.splitlines() == [
         "modelenv: warning: qwen-7b-2: Qwen-7B: renamed: 'Qwen-7B' normalises to 'qwen-7b',"
@@ -633,7 +648,7 @@ def test_import_refuses_to_overwrite_without_force(
 def test_import_exits_1_when_a_model_has_nothing_expressible(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    src = write_registry(tmp_path, registry(("m", ["bitsandbytes ; has_cuda"]), ("n", ["x"])))
+    src = write_registry(tmp_path, registry(("m", ['b ; cuda_arch == "sm_90"']), ("n", ["x"])))
     code, _, err = run_cli(capsys, "import", "xinference", str(src), "--out", str(tmp_path / "o"))
     assert code == 1
     assert "modelenv: warning: m: m: nothing expressible: no spec written" in err
@@ -687,15 +702,15 @@ def test_import_the_whole_xinference_corpus(
     out = tmp_path / "specs"
     code, stdout, err = run_cli(capsys, "import", "xinference", str(CORPUS), "--out", str(out))
     assert code == 0, err
-    summary = "331 specs written, 8 engines, 19 entries not expressible, 0 name clashes"
+    summary = "331 specs written, 8 engines, 10 entries not expressible, 0 name clashes"
     assert summary in err.splitlines()
-    assert len(stdout.splitlines()) == 19
+    assert len(stdout.splitlines()) == 10
     assert "24 models merged from several records (-v lists them), 19 suspicious entries" in err
 
     result = import_xinference(json.loads(CORPUS.read_text()))
     assert len(json.loads(CORPUS.read_text())["models"]) == 355
     assert (len(result.specs), len(result.engines)) == (331, 8)
-    assert (len(result.unexpressible), len(result.clashes)) == (19, 0)
+    assert (len(result.unexpressible), len(result.clashes)) == (10, 0)
     assert (len(result.of_kind(SUSPICIOUS)), len(result.of_kind(MERGED))) == (19, 24)
     assert list(result.engines) == [
         "sglang",
@@ -707,13 +722,17 @@ def test_import_the_whole_xinference_corpus(
         "llama.cpp",
         "flag",
     ]
-    by_reason = {
-        "VCS URL": sum(f.why.startswith("VCS URL") for f in result.unexpressible),
-        "accelerator": sum("host-accelerator" in f.why for f in result.unexpressible),
+    # Only VCS URLs are left out: the nine entries with host facts in their
+    # markers (cuda_version, has_cuda, not has_cuda) are kept.
+    assert all(f.why.startswith("VCS URL") for f in result.unexpressible)
+    texts = {t for s in result.specs for t in s.env.packages + s.default.packages} | {
+        t for s in result.specs for e in s.engines.values() for t in e.packages
     }
-    # The wheel URLs with cuda_version markers count as accelerator entries;
-    # kokoro-82m's two named wheel URLs are expressible and kept.
-    assert by_reason == {"VCS URL": 10, "accelerator": 9}
+    texts |= {t for e in result.engines.values() for t in e.packages}
+    facts = sorted(t for t in texts if "cuda" in t.split(";", 1)[-1])
+    assert len(facts) == 7  # glm-4.6 and glm-4.7 share their two sgl_kernel wheels
+    assert "deepdoc-lib[gpu]~=0.2.2 ; has_cuda" in facts
+    assert "deepdoc-lib~=0.2.2 ; not has_cuda" in facts
     # Records scoped to their variants (docs/import.md, "Records and variants").
     engine_tables = [t for spec in result.specs for t in spec.engines.values()]
     assert (len(engine_tables), sum(not t.defaults for t in engine_tables)) == (715, 107)

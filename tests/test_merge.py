@@ -333,3 +333,18 @@ def test_merge_is_pure() -> None:
     second = merge(layers)
     assert first == second
     assert layers[0].packages == ("a", "b==1")
+
+
+def test_marker_variants_of_a_package_are_kept_together() -> None:
+    """One layer may list a package once per marker (all different): they are
+    kept side by side, and a later layer's entry replaces them all."""
+    variants = ("deepdoc-lib[gpu]~=0.2.2 ; has_cuda", "deepdoc-lib~=0.2.2 ; not has_cuda")
+    merged = merge([base("a", *variants, "b")])
+    assert texts(merged.requirements) == ["a", *variants, "b"]
+    replaced = merge([base("a", *variants, "b"), over("deepdoc-lib==0.3")])
+    assert texts(replaced.requirements) == ["a", "deepdoc-lib==0.3", "b"]
+    assert [e.text for e, _ in replaced.requirements[1].replaced] == list(variants)
+    removed = merge([base("a", *variants), over("!deepdoc-lib")])
+    assert texts(removed.requirements) == ["a"]
+    # Without a marker on each, the later entry of a layer still replaces.
+    assert texts(merge([base("x ; os_name == 'nt'", "x")]).requirements) == ["x"]

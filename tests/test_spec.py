@@ -453,6 +453,17 @@ def test_placeholders_and_markers_are_valid(
             id="placeholder-and-requirement",
         ),
         pytest.param(
+            "[env]\npackages = ['a ; sys_platform == \"linux\"', 'a', 'b ; has_cuda',"
+            " 'b ; has_cuda']\n",
+            [
+                "specs/m.toml: env.packages[1]: 'a' is listed twice"
+                " (also at env.packages[0]); keep one entry",
+                "specs/m.toml: env.packages[3]: 'b' is listed twice"
+                " (also at env.packages[2]); keep one entry",
+            ],
+            id="marker-variants-need-a-marker-each-all-different",
+        ),
+        pytest.param(
             f"[env]\npackages = {_toml_array('a')}\nconstraints = {_toml_array('b<1', 'B<2')}\n",
             [
                 "specs/m.toml: env.constraints[1]: 'b' is listed twice"

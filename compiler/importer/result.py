@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..paths import ENGINES_FILE
-from ..requirements import parse_entry
+from ..requirements import marker_of, parse_entry
 from ..tomlfmt import toml_key, toml_string
 
 # Finding kinds. Only UNEXPRESSIBLE means something was left out of what is written.
@@ -59,22 +59,30 @@ class Table:
     def add(self, text: str) -> str | None:
         """Add ``text``: None when added, "" when this very entry is already
         there, "combined as 'X'" when it was joined to the entry for the same
-        package, else why not (the two cannot be joined)."""
-        key = parse_entry(text).key
+        package, else why not (the two cannot be joined). Marker variants of a
+        package (each with its own marker) are listed side by side."""
+        entry = parse_entry(text)
+        key = entry.key
         if key not in self.keys:
             self.keys[key] = text
             self.packages.append(text)
             return None
         earlier = self.keys[key]
-        if earlier == text:
+        if earlier == text or text in self.packages:
             return ""
-        joined = combine(earlier, text)
+        variants = [p for p in self.packages if parse_entry(p).key == key]
+        marker = marker_of(entry)
+        others = [marker_of(parse_entry(p)) for p in variants]
+        if marker is not None and None not in others and marker not in others:
+            self.packages.append(text)
+            return None
+        joined = combine(earlier, text) if len(variants) == 1 else None
         if joined is not None:
             self.packages[self.packages.index(earlier)] = self.keys[key] = joined
             return f"combined with {earlier!r} as {joined!r}"
         return (
             f"{key!r} is already listed as {earlier!r} in the same table;"
-            " modelenv lists a package once per table"
+            " modelenv lists a package once per table, or once per marker"
         )
 
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..names import check_model_name, did_you_mean
 from ..paths import ENGINES_FILE, display
-from ..requirements import EntryError, parse_entry
+from ..requirements import EntryError, marker_of, parse_entry
 from .problems import Problem, SpecError, field_path, parse_toml, problems_from, read_toml
 from .schema import (
     DefaultVariant,
@@ -209,8 +209,12 @@ def _default_problems(view: _View, shown: str) -> list[Problem]:
     return problems
 
 
-def _key(entry: str) -> str:
-    return parse_entry(entry).key
+def _key(entry: str) -> tuple[str, str | None]:
+    """An entry's package and marker: a package may be listed more than once
+    only as marker variants (each with a marker, all different), as merging
+    keeps them (compiler/merge.py)."""
+    parsed = parse_entry(entry)
+    return parsed.key, marker_of(parsed)
 
 
 def _duplicates(shown: str, field: str, items: object, key: Any) -> list[Problem]:
@@ -218,7 +222,8 @@ def _duplicates(shown: str, field: str, items: object, key: Any) -> list[Problem
     reported elsewhere and skipped here."""
     if not isinstance(items, (list, tuple)):
         return []
-    seen: dict[str, int] = {}
+    seen: dict[Any, int] = {}
+    markers: dict[Any, list[str | None]] = {}
     problems = []
     for i, item in enumerate(items):
         if not isinstance(item, str):
@@ -227,6 +232,13 @@ def _duplicates(shown: str, field: str, items: object, key: Any) -> list[Problem
             k = key(item)
         except EntryError:
             continue
+        if isinstance(k, tuple):  # (package, marker): marker variants are allowed
+            k, marker = k
+            variants = markers.setdefault(k, [])
+            distinct = marker is not None and None not in variants and marker not in variants
+            variants.append(marker)
+            if k in seen and distinct:
+                continue
         if k in seen:
             problems.append(
                 Problem(
