@@ -7,6 +7,7 @@ user overrides and ``-p`` never go into a committed lock.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from pathlib import Path
 from . import __version__, uv
 from .errors import ModelenvError
 from .fsutil import atomic_write
+from .host import Interpreter, inspect_interpreter
 from .lockerrors import BuildContext, explain
 from .lockfile import body_of, lock_path, parse_header, sha256_text
 from .paths import Paths
@@ -140,7 +142,7 @@ def compile_lock(
             req_in,
             out.name,
             python_version=plan.host.python if plan.host else plan.python,
-            python=plan.interpreter.executable if plan.interpreter else None,
+            python=_build_python(plan),
             python_downloads=python_downloads,
             index_args=plan.index.uv_args(),
             constraints=constraints,
@@ -164,9 +166,37 @@ def compile_lock(
     return CompileResult(True, packages=count)
 
 
+def _build_python(plan: Plan) -> str | None:
+    # Source builds run on this interpreter (without isolation, in it).
+    interp, _ = build_interpreter(plan)
+    return interp.executable if interp else None
+
+
+def build_interpreter(plan: Plan) -> tuple[Interpreter | None, str]:
+    """The interpreter source distributions are built with, and what it is: the
+    base interpreter; for a target's lock, the target's own interpreter when
+    this machine has it at the captured version (a target captured here)."""
+    if plan.host is None:
+        return plan.interpreter, "the base interpreter"
+    name = plan.host.source.removeprefix("target ")
+    from .spec.targets import load_targets
+
+    target = load_targets(plan.spec_path.parent).get(name)
+    path = target.capture.interpreter if target is not None else None
+    if not path or not os.path.isfile(path):
+        return None, f"target {name}'s interpreter"
+    try:
+        interp = inspect_interpreter(path)
+    except ModelenvError:
+        return None, f"target {name}'s interpreter"
+    if interp.version != plan.host.python:
+        return None, f"target {name}'s interpreter"
+    return interp, f"target {name}'s interpreter"
+
+
 def _build(plan: Plan) -> BuildContext:
     setting = plan.index.values.get("no_build_isolation")
-    interp = plan.interpreter
+    interp, _ = build_interpreter(plan)
     return BuildContext(
         plan.python,
         f"Python {interp.version} ({interp.executable})" if interp else None,
@@ -178,12 +208,14 @@ def builds_line(plan: Plan) -> str:
     """How this lock's source distributions are built, for the header: the
     interpreter's version (never its path: a committed lock is shared)."""
     build = _build(plan)
-    interp = plan.interpreter
-    who = (
-        f"Python {interp.version} (the base interpreter)"
-        if interp
-        else f"the Python {plan.python} uv finds (none found by modelenv)"
-    )
+    interp, what = build_interpreter(plan)
+    python = plan.host.python if plan.host is not None else plan.python
+    if interp is not None:
+        who = f"Python {interp.version} ({what})"
+    elif plan.host is None:
+        who = f"the Python {python} uv finds (modelenv found none)"
+    else:
+        who = f"the Python {python} uv finds ({what} is not on this machine)"
     if build.no_build_isolation_from is None:
         return f"{who}, in isolated build environments"
     return f"{who}, without build isolation ({build.no_build_isolation_from})"

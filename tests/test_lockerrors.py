@@ -14,6 +14,7 @@ import pytest
 from compiler import host
 from compiler.lockerrors import BuildContext, describe_split, explain
 
+from .basevenv import base_venv
 from .conftest import run_cli, write_spec
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -122,3 +123,30 @@ def test_lock_with_no_build_isolation_builds_with_the_base_interpreter(
     assert f"    It was built with Python {base.version} ({base.executable})," in err
     assert "    uv says:" in err.splitlines()
     assert "nosuch_backend_x" in err  # uv's own text, below
+
+
+def test_a_target_lock_builds_with_the_target_interpreter(
+    capsys: pytest.CaptureFixture[str], project: Path, wheelhouse: Path, uv_cache: Path
+) -> None:
+    """A target captured on this machine: its lock's builds use its interpreter,
+    and the header says so (by version, not path)."""
+    base = base_venv(project / "base", wheelhouse, ["alpha"], uv_cache)
+    code, _, err = run_cli(capsys, "target", "capture", "here", "--python", base)
+    assert code == 0, err
+    write_spec(project, "m", '[env]\npackages = ["beta"]\n')
+    code, _, err = run_cli(capsys, "lock", "--no-index", "--find-links", str(wheelhouse))
+    assert code == 0, err
+    (lock,) = (project / "locks" / "m").rglob("here.txt")
+    version = ".".join(str(p) for p in sys.version_info[:3])
+    assert (
+        f"# builds:  Python {version} (target here's interpreter), in isolated build environments"
+    ) in lock.read_text().splitlines()
+
+    # Without build isolation a failed build names the target's interpreter.
+    _broken_sdist(wheelhouse)
+    write_spec(
+        project, "m", '[env]\npackages = ["broken"]\n\n[env.index]\nno_build_isolation = true\n'
+    )
+    code, _, err = run_cli(capsys, "lock", "--no-index", "--find-links", str(wheelhouse))
+    assert code == 1
+    assert f"    It was built with Python {version} ({base})," in err
