@@ -2,9 +2,11 @@
 
 One subprocess per interpreter, cached for the run. Finding an X.Y
 interpreter: ``--base-python`` / ``MODELENV_BASE_PYTHON``, else the running
-interpreter when its X.Y matches, else ``uv python find``, else the pyenv
-versions folder (uv does not see pyenv versions that are not active), else
-``pythonX.Y`` on PATH.
+interpreter when its X.Y matches (for the command line, the interpreter
+beneath the virtual environment modelenv runs in: a pipx, ``uv tool`` or
+project venv must not leak modelenv's own packages into model environments),
+else ``uv python find``, else the pyenv versions folder (uv does not see pyenv
+versions that are not active), else ``pythonX.Y`` on PATH.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ModelenvError, UsageError
-from .paths import version_key
+from .paths import beneath_venv, version_key
 
 if TYPE_CHECKING:
     from .markers import FactValue
@@ -37,6 +39,7 @@ _MANYLINUX_MAX = (2, 40)
 __all__ = [
     "HostFacts",
     "Interpreter",
+    "beneath_venv",
     "find_interpreter",
     "host_facts",
     "inspect_interpreter",
@@ -177,12 +180,19 @@ def inspect_interpreter(executable: str) -> Interpreter:
 
 
 def find_interpreter(
-    xy: str, base_python: str | None = None, source: str | None = None
+    xy: str,
+    base_python: str | None = None,
+    source: str | None = None,
+    *,
+    beneath: bool = False,
 ) -> Interpreter:
     """The interpreter an X.Y environment is built on; a clear error when none is found.
 
     ``source`` says where ``base_python`` came from, for messages (default
     "--base-python"); without ``base_python``, ``MODELENV_BASE_PYTHON`` is read.
+    ``beneath``: the command line's default, the interpreter beneath the venv
+    modelenv runs in; else (``ensure_env``) the calling interpreter itself, whose
+    packages a model server means to share.
     """
     source = (source or "--base-python") if base_python else "MODELENV_BASE_PYTHON"
     base_python = base_python or os.environ.get("MODELENV_BASE_PYTHON") or None
@@ -201,7 +211,8 @@ def find_interpreter(
             )
         return interp
     if running_xy() == xy:
-        return inspect_interpreter(sys.executable)
+        under = beneath_venv() if beneath else None
+        return inspect_interpreter(under or sys.executable)
     for candidate in _candidates(xy):
         try:
             interp = inspect_interpreter(candidate)

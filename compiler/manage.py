@@ -236,6 +236,9 @@ def spec_staleness(paths: Paths) -> Callable[[Entry], bool]:
 
     def is_stale(entry: Entry) -> bool:
         record = entry.record or {}
+        base = record.get("base", {}).get("executable")
+        if base and not os.path.exists(base):
+            return True  # its base interpreter is gone (pipx uninstall): create rebuilds it
         python = str(record.get("python", ""))
         current = current_fingerprint(entry.model, entry.engine or "default", python)
         return current is None or current != record.get("lock_fingerprint")

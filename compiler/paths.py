@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ENGINES_FILE", "Paths", "display", "spec_files", "version_key"]
+__all__ = ["ENGINES_FILE", "Paths", "beneath_venv", "display", "spec_files", "version_key"]
 
 ENGINES_FILE = "_engines.toml"
 
@@ -73,3 +74,24 @@ def display(path: Path | str) -> str:
     except ValueError:  # another drive on Windows
         return str(p)
     return str(p) if rel.startswith("..") else rel
+
+
+def beneath_venv() -> str | None:
+    """The interpreter beneath the virtual environment this process runs in;
+    None outside one (or when it cannot be found). Stat calls only."""
+    if sys.prefix == sys.base_prefix:
+        return None
+    inside = os.path.join(os.path.abspath(sys.prefix), "")
+    bindir = Path(sys.base_prefix) / ("" if os.name == "nt" else "bin")
+    # sys._base_executable names it from 3.11 on; on 3.10 it repeats sys.executable.
+    candidates = [
+        getattr(sys, "_base_executable", ""),
+        str(bindir / f"python{sys.version_info[0]}.{sys.version_info[1]}"),
+        str(bindir / "python3"),
+        str(bindir / ("python.exe" if os.name == "nt" else "python")),
+    ]
+    for candidate in candidates:
+        outside = candidate and not os.path.abspath(candidate).startswith(inside)
+        if outside and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None

@@ -297,7 +297,9 @@ def make_plan(
         if inspect_host:
             base, source = _base_python(request, overrides, overrides_path, spec.name)
             try:
-                interpreter = find_interpreter(python, base, source)
+                interpreter = find_interpreter(
+                    python, base, source, beneath=request.base_beneath_venv
+                )
             except ModelenvError as exc:
                 if require_interpreter or base or request.strict_system:
                     raise

@@ -49,6 +49,9 @@ class Request:
     overrides: Path | None = None
     use_overrides: bool = True
     base_python: str | None = None
+    # The command line layers environments on the interpreter beneath its own
+    # venv; ensure_env() on the calling interpreter (see host.find_interpreter).
+    base_beneath_venv: bool = False
     strict_system: bool = False
     index: indexes.IndexSettings = field(default_factory=indexes.IndexSettings)
     # A target (specs/_targets/NAME.toml): the plan is for that host, not this one.
@@ -102,6 +105,7 @@ def request_from_args(args: argparse.Namespace, model: str) -> Request:
         packages=tuple(getattr(args, "packages", ()) or ()),
         overrides=Path(overrides) if overrides else None,
         base_python=args.base_python,
+        base_beneath_venv=True,
         strict_system=args.strict_system,
         index=indexes.from_command_line(
             args.index_url, args.extra_index_url, args.find_links, args.no_index

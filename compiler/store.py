@@ -15,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .lockfile import lock_path
-from .paths import Paths, version_key
+from .paths import Paths, beneath_venv, version_key
 from .request import Request
 
 __all__ = [
@@ -158,8 +159,11 @@ def overrides_file(paths: Paths, request: Request) -> Path | None:
     return default if default.is_file() else None
 
 
-def _overrides_python(path: Path | None, model: str) -> tuple[str | None, str | None]:
-    """(the model's python, the [global] python) from the overrides file."""
+def _overrides_python(
+    path: Path | None, model: str, key: str = "python"
+) -> tuple[str | None, str | None]:
+    """(the model's python, the [global] python) from the overrides file (or
+    another string ``key`` of theirs)."""
     if path is None:
         return None, None
     try:
@@ -170,7 +174,7 @@ def _overrides_python(path: Path | None, model: str) -> tuple[str | None, str | 
     models = data.get("models")
     sections = [models.get(model) if isinstance(models, dict) else None, data.get("global")]
     found = [
-        str(s["python"]) if isinstance(s, dict) and isinstance(s.get("python"), str) else None
+        str(s[key]) if isinstance(s, dict) and isinstance(s.get(key), str) else None
         for s in sections
     ]
     return found[0], found[1]
@@ -195,7 +199,7 @@ def request_key(paths: Paths, request: Request, python: str, *, skip_installed: 
         _read(overrides),
         _read(lock_path(paths.locks, request.model, engine, python)),
         json.dumps(list(request.packages)).encode(),
-        (request.base_python or os.environ.get("MODELENV_BASE_PYTHON") or "").encode(),
+        _base_choice(request, python, overrides).encode(),
         b"skip" if skip_installed else b"noskip",
         b"strict" if request.strict_system else b"lenient",
     ]
@@ -203,6 +207,24 @@ def request_key(paths: Paths, request: Request, python: str, *, skip_installed: 
         h.update(len(part).to_bytes(8, "little"))
         h.update(part)
     return h.hexdigest()
+
+
+def _base_choice(request: Request, python: str, overrides: Path | None) -> str:
+    """The base interpreter asked for, when it is not simply the calling one
+    (so that existing records keep their key): an explicit one, or, for the
+    command line in a venv, the interpreter beneath it. Stat calls only."""
+    explicit = request.base_python or os.environ.get("MODELENV_BASE_PYTHON")
+    if explicit:
+        chosen = os.path.abspath(shutil.which(explicit) or explicit)
+    elif python != f"{sys.version_info[0]}.{sys.version_info[1]}":
+        return ""  # found by searching, whoever asks
+    elif any(_overrides_python(overrides, request.model, "base_python")):
+        return ""  # named by the overrides file, whose bytes are in the key
+    elif request.base_beneath_venv:
+        chosen = beneath_venv() or sys.executable
+    else:
+        return ""
+    return "" if chosen == os.path.abspath(sys.executable) else chosen
 
 
 def resolve_python(paths: Paths, request: Request) -> str | None:

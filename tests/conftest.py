@@ -79,6 +79,16 @@ def write_spec(project: Path, name: str, body: str) -> Path:
     return path
 
 
+def cli_base_env() -> dict[str, str]:
+    """os.environ for an ensure_env() process that should find what the command
+    line built: the command line layers on the interpreter beneath the venv the
+    tests run in, ensure_env() on the calling interpreter unless told."""
+    from compiler.paths import beneath_venv
+
+    beneath = beneath_venv()
+    return {**os.environ, **({"MODELENV_BASE_PYTHON": beneath} if beneath else {})}
+
+
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     """Run ``modelenv ARGV`` in-process; return (exit status, stdout, stderr)."""
     try:

@@ -99,7 +99,11 @@ def test_ensure_env_uses_what_the_cli_built(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    code, out, err = run_cli(capsys, "create", "m", *idx(wheelhouse))
+    # The command line layers on the interpreter beneath its venv unless asked
+    # for this one, which ensure_env uses (tests/test_base_interpreter.py).
+    code, out, err = run_cli(
+        capsys, "create", "m", *idx(wheelhouse), "--base-python", sys.executable
+    )
     assert code == 0, err
     no_uv(monkeypatch)
     env = compiler.ensure_env("m", engine="default", python=XY)

@@ -150,7 +150,7 @@ def test_first_lock(
         "m.in",
         "lock.txt",
         python_version=PY,
-        python=host.find_interpreter(PY).executable,
+        python=host.find_interpreter(PY, beneath=True).executable,
         index_args=["--no-index", "--find-links", str(wheelhouse)],
         constraints="m.constraints.txt",
     )

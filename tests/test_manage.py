@@ -28,7 +28,7 @@ from compiler import leases
 from compiler.manage import format_size, parse_size
 from compiler.store import LOCK_NAME, RECORD_FORMAT, RECORD_NAME, seal
 
-from .conftest import run_cli, write_spec
+from .conftest import cli_base_env, run_cli, write_spec
 from .test_materialise import SPEC, XY, XYZ, idx, make_base
 from .wheels import make_wheel
 
@@ -1215,7 +1215,11 @@ def test_ensure_env_leases_the_environment_to_the_calling_process(
 ) -> None:
     set_used(built, T_OLD)
     proc = subprocess.Popen(
-        [sys.executable, "-c", _ENSURE], cwd=project, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", _ENSURE],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=cli_base_env(),
     )
     try:
         assert proc.stdout is not None

@@ -23,7 +23,7 @@ from compiler.host import _pyenv_pythons, inspect_interpreter
 from compiler.lockfile import body_of, sha256_text
 from compiler.store import LOCK_NAME, RECORD_NAME, read_record
 
-from .conftest import run_cli, write_spec
+from .conftest import cli_base_env, run_cli, write_spec
 from .wheels import make_wheel
 
 XY = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -254,7 +254,7 @@ def test_up_to_date_ensure_env_imports_neither_pydantic_nor_jinja2(
     proc = subprocess.run(
         [sys.executable, "-c", code],
         cwd=project,
-        env=os.environ.copy(),
+        env=cli_base_env(),
         capture_output=True,
         text=True,
         check=False,

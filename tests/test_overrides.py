@@ -358,7 +358,12 @@ class _FakeFind:
         self.asked: list[str] = []
 
     def __call__(
-        self, xy: str, base_python: str | None = None, source: str | None = None
+        self,
+        xy: str,
+        base_python: str | None = None,
+        source: str | None = None,
+        *,
+        beneath: bool = False,
     ) -> Interpreter:
         self.asked.append(xy)
         return Interpreter(

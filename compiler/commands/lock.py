@@ -199,6 +199,7 @@ def _keys(paths: Paths, args: argparse.Namespace) -> _Keys:
                     python=python,
                     use_overrides=False,
                     base_python=args.base_python,
+                    base_beneath_venv=True,
                     target=target_name,
                 )
                 key = LockKey(model, engine, python, target_name)
@@ -302,6 +303,7 @@ def _lock(paths: Paths, ui: UI, keys: _Keys, args: argparse.Namespace) -> int:
             python=key.python,
             use_overrides=False,
             base_python=args.base_python,
+            base_beneath_venv=True,
             index=cli_index,
             target=key.target,
         )
