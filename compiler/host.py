@@ -315,7 +315,8 @@ class HostFacts:
 def host_facts(executable: str, *, nvidia_smi: bool = True) -> HostFacts:
     """Probe the live interpreter ``executable``: its packages, platform and
     CUDA (``torch.version.cuda`` when torch is installed, else an
-    ``nvidia-cuda-runtime`` distribution, else ``nvidia-smi``)."""
+    ``nvidia-cuda-runtime`` distribution, else ``nvidia-smi``, else the CUDA
+    toolkit's ``version.json``)."""
     from packaging.utils import canonicalize_name
 
     data = probe(executable, "interpreter")
@@ -328,6 +329,8 @@ def host_facts(executable: str, *, nvidia_smi: bool = True) -> HostFacts:
     elif nvidia_smi:
         version = _nvidia_smi_cuda()
         source = "nvidia-smi" if version else ""
+        if version is None:
+            version, source = _toolkit_cuda()
     return HostFacts(
         source=data["executable"] or executable,
         python=data["version"],
@@ -359,6 +362,19 @@ def python_platform(markers: Mapping[str, str], libc: list[str]) -> str:
     glibc = min((int(match.group(1)), int(match.group(2))), _MANYLINUX_MAX)
     glibc = max(glibc, (2, 17))
     return f"{machine}-manylinux_{glibc[0]}_{glibc[1]}"
+
+
+def _toolkit_cuda() -> tuple[str | None, str]:
+    """(X.Y, where) of the CUDA toolkit's ``version.json`` under ``$CUDA_HOME``
+    or ``/usr/local/cuda``; (None, "") when there is none."""
+    root = Path(os.environ.get("CUDA_HOME") or "/usr/local/cuda")
+    try:
+        data = json.loads((root / "version.json").read_text(encoding="utf-8"))
+        version = str(data["cuda"]["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, ""
+    match = re.match(r"(\d+\.\d+)", version)
+    return (match.group(1), str(root / "version.json")) if match else (None, "")
 
 
 def _nvidia_smi_cuda() -> str | None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from compiler.host import HostFacts, host_facts, python_platform
 from compiler.spec.targets import load_targets
 
 from .basevenv import base_venv
@@ -127,3 +128,52 @@ def test_validate_target_files(project: Path, capsys: pytest.CaptureFixture[str]
         "specs/_targets/bad.toml: packages: package name 'Torch' is not normalised: write 'torch'",
     ]
     assert "2 of 3 files invalid" in err
+
+
+@pytest.mark.parametrize(
+    ("markers", "libc", "platform"),
+    [
+        ({"sys_platform": "linux", "platform_machine": "x86_64"}, ["glibc", "2.36"],
+         "x86_64-manylinux_2_36"),
+        ({"sys_platform": "linux", "platform_machine": "aarch64"}, ["glibc", "2.12"],
+         "aarch64-manylinux_2_17"),
+        ({"sys_platform": "linux", "platform_machine": "x86_64"}, ["glibc", "2.41"],
+         "x86_64-manylinux_2_40"),
+        ({"sys_platform": "linux", "platform_machine": "x86_64"}, ["", ""],
+         "x86_64-unknown-linux-musl"),
+        ({"sys_platform": "darwin", "platform_machine": "arm64"}, ["", ""],
+         "aarch64-apple-darwin"),
+        ({"sys_platform": "win32", "platform_machine": "AMD64"}, ["", ""],
+         "x86_64-pc-windows-msvc"),
+    ],
+)  # fmt: skip
+def test_python_platform(markers: dict[str, str], libc: list[str], platform: str) -> None:
+    assert python_platform(markers, libc) == platform
+
+
+def test_cuda_toolkit_fallback(
+    base: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, uv_cache: Path
+) -> None:
+    (tmp_path / "version.json").write_text('{"cuda": {"version": "12.9.1"}}')
+    monkeypatch.setenv("CUDA_HOME", str(tmp_path))
+    monkeypatch.setenv("PATH", "/nonexistent")  # no nvidia-smi
+    bare = base_venv(tmp_path / "bare", tmp_path, [], uv_cache)
+    facts = host_facts.__wrapped__(bare)  # uncached
+    assert facts.facts == {"has_cuda": True, "cuda_version": "12.9", "has_npu": False}
+    assert facts.cuda_source == str(tmp_path / "version.json")
+    # torch decides when it is installed, whatever the machine has.
+    facts = host_facts.__wrapped__(base)
+    assert facts.facts["cuda_version"] == "12.8" and facts.cuda_source == "torch"
+
+
+def test_host_facts_from_target(
+    project: Path, base: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_cli(capsys, "target", "capture", "t", "--python", base)
+    assert code == 0, err
+    host = HostFacts.from_target("t", load_targets(project / "specs")["t"])
+    assert host.source == "target t" and host.version_of("torch") == "2.0.0+cu128"
+    assert host.evaluate('has_cuda and cuda_version >= "12" and sys_platform == "linux"') is (
+        sys.platform == "linux"
+    )
+    assert not host.evaluate('platform_release == "x" or not has_cuda')
