@@ -128,3 +128,23 @@ def test_target_python_must_be_listed(
     write_spec(project, "m", f'[env]\npython = ["{other}"]\npackages = ["beta"]\n')
     code, _, err = run_cli(capsys, "lock", "--check", "--target", "cpu")
     assert code == 0 and "0 locks up to date" in err  # no lock for a Python it does not list
+
+
+def test_targets_the_spec_cannot_use(
+    project: Path, hosts: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _capture(capsys, "cpu", hosts["cpu"], "--fact", "has_cuda=false")
+    other = "3.10" if PY != "3.10" else "3.12"
+    write_spec(
+        project, "m", f'[env]\npython = ["{other}"]\npackages = ["beta"]\ntargets = ["cpu"]\n'
+    )
+    write_spec(project, "n", '[env]\npackages = ["beta"]\ntargets = []\n')
+    code, out, _ = run_cli(capsys, "validate")
+    assert code == 1
+    assert out == (
+        f"specs/m.toml: env.targets[0]: target 'cpu' is Python {PY}, which env.python does not"
+        f" list ({other}); add '{PY}' to env.python or drop the target\n"
+    )
+    code, _, err = run_cli(capsys, "lock", "n", "--target", "cpu")
+    assert code == 2
+    assert "model 'n' is not locked for target 'cpu'; its [env] targets: none" in err

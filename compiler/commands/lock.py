@@ -180,6 +180,12 @@ def _keys(paths: Paths, args: argparse.Namespace) -> _Keys:
         if not args.target or "none" in args.target:
             wanted += [(p, None) for p in pythons if not args.python or p in args.python]
         names = sorted(targets) if spec.env.targets is None else list(spec.env.targets)
+        for name in args.target:
+            if name != "none" and name not in names and args.models:
+                raise UsageError(
+                    f"model {model!r} is not locked for target {name!r}; its [env] targets:"
+                    f" {', '.join(names) or 'none'}"
+                )
         for name in names:
             target = targets.get(name)
             if target is None or (spec.env.python and target.xy not in spec.env.python):

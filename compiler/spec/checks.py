@@ -26,7 +26,7 @@ from .schema import (
     ModelSection,
     Spec,
 )
-from .targets import TARGETS_DIR, target_files
+from .targets import TARGETS_DIR, check_target_file, target_files
 
 __all__ = [
     "check_engines_file",
@@ -113,13 +113,26 @@ def _raw_view(data: dict[str, Any]) -> _View:
     )
 
 
-def _targets_problems(shown: str, path: Path, targets: object) -> list[Problem]:
-    """``env.targets`` names captured targets, each once."""
+def _targets_problems(shown: str, path: Path, targets: object, python: object) -> list[Problem]:
+    """``env.targets`` names captured targets, each once, each of a Python
+    version that ``env.python`` lists."""
     if not isinstance(targets, (list, tuple)):
         return []
     known = [p.stem for p in target_files(path.parent)]
     problems = _duplicates(shown, "env.targets", targets, lambda v: v)
+    listed = [p for p in python if isinstance(p, str)] if isinstance(python, (list, tuple)) else []
     for i, name in enumerate(targets):
+        if isinstance(name, str) and name in known and listed:
+            xy = _target_xy(path.parent / TARGETS_DIR / f"{name}.toml")
+            if xy is not None and xy not in listed:
+                problems.append(
+                    Problem(
+                        shown,
+                        f"env.targets[{i}]",
+                        f"target {name!r} is Python {xy}, which env.python does not list"
+                        f" ({', '.join(listed)}); add {xy!r} to env.python or drop the target",
+                    )
+                )
         if isinstance(name, str) and name not in known:
             problems.append(
                 Problem(
@@ -131,6 +144,22 @@ def _targets_problems(shown: str, path: Path, targets: object) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _target_xy(path: Path) -> str | None:
+    """The Python X.Y of the target file at ``path``; None when it is invalid
+    (its own problems are reported on it)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return _target_xy_cached(path, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _target_xy_cached(path: Path, _mtime: int, _size: int) -> str | None:
+    target = check_target_file(path)[0]
+    return None if target is None else target.xy
 
 
 def _semantic_problems(
@@ -151,7 +180,7 @@ def _semantic_problems(
             )
         )
     problems += _duplicates(shown, "env.python", view.python, lambda v: v)
-    problems += _targets_problems(shown, path, view.targets)
+    problems += _targets_problems(shown, path, view.targets, view.python)
     problems += _duplicates(shown, "env.packages", view.packages, _key)
     problems += _duplicates(shown, "env.constraints", view.constraints, _key)
     problems += _default_problems(view, shown)
