@@ -10,6 +10,7 @@ part of each of its locks' inputs.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -234,13 +235,26 @@ def check_target_file(path: Path) -> tuple[Target | None, list[Problem]]:
     return (None if problems else target), problems
 
 
+@functools.lru_cache(maxsize=256)
+def _check_cached(
+    path: Path, _mtime: int, _size: int, _ino: int
+) -> tuple[Target | None, list[Problem]]:
+    # Keyed by the file's stat: lock plans every model for every target, and
+    # parses each target file once per run (again when it changes).
+    return check_target_file(path)
+
+
 def load_targets(specs_dir: Path) -> dict[str, Target]:
     """Every target in ``specs_dir/_targets`` by name; :class:`SpecError` naming
     every problem when any file is invalid; empty when there are none."""
     out: dict[str, Target] = {}
     problems: list[Problem] = []
     for path in target_files(specs_dir):
-        target, found = check_target_file(path)
+        try:
+            st = path.stat()
+        except OSError:
+            continue  # removed meanwhile
+        target, found = _check_cached(path, st.st_mtime_ns, st.st_size, st.st_ino)
         problems += found
         if target is not None:
             out[path.stem] = target
