@@ -78,11 +78,14 @@ def _trace(step: str) -> None:
             f.write(step + "\n")
             f.flush()
             os.fsync(f.fileno())
+        import time
+
         delay = os.environ.get("MODELENV_TEST_STEP_DELAY")
         if delay:
-            import time
-
             time.sleep(float(delay))
+        if os.environ.get("MODELENV_TEST_PAUSE_AT") == step:
+            # Held here for the test to kill, however slow the machine (bounded).
+            time.sleep(120)
 
 
 def _committed_lock(paths: Paths, plan: Plan) -> tuple[Path | None, str]:

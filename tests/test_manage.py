@@ -15,6 +15,7 @@ import re
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -685,21 +686,23 @@ def test_a_lease_taken_by_a_recycled_pid_protects_the_environment(
 
 
 _HOLD = """\
-import os, sys, time
+import os, sys
 from filelock import FileLock
 lock = FileLock(sys.argv[1])
 lock.acquire()
 print("locked", flush=True)
-time.sleep(float(sys.argv[3]))
+sys.stdin.readline()  # held until the test says (or kills this process)
 print("present" if os.path.isdir(sys.argv[2]) else "gone", flush=True)
 lock.release()
 """
 
 
-def hold_lock(env: Path, seconds: float) -> subprocess.Popen[str]:
+def hold_lock(env: Path) -> subprocess.Popen[str]:
+    """A process holding the environment's lock until a line arrives on its stdin."""
     lock = env.parent / f".{env.name}.lock"
     proc = subprocess.Popen(
-        [sys.executable, "-c", _HOLD, str(lock), str(env), str(seconds)],
+        [sys.executable, "-c", _HOLD, str(lock), str(env)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -709,19 +712,37 @@ def hold_lock(env: Path, seconds: float) -> subprocess.Popen[str]:
 
 
 def test_remove_waits_for_the_environment_lock(
-    project: Path, capfd: pytest.CaptureFixture[str]
+    project: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """No timing: remove runs in a thread; the holder lets go only once remove
+    is asking for the lock, and sees the environment still there."""
     env = hand_made_v4("a")
-    holder = hold_lock(env, 1.0)
-    start = time.monotonic()
-    code, out, err = run_cli(capfd, "remove", "a")
-    waited = time.monotonic() - start
-    rest, _ = holder.communicate(timeout=30)
+    holder = hold_lock(env)
+    asking = threading.Event()
+    real = manage.FileLock
+
+    class SignallingLock(real):  # type: ignore[misc,valid-type]
+        def acquire(self, *args: Any, **kw: Any) -> Any:
+            asking.set()
+            return super().acquire(*args, **kw)
+
+    monkeypatch.setattr(manage, "FileLock", SignallingLock)
+    result: list[tuple[int, str, str]] = []
+    remover = threading.Thread(target=lambda: result.append(run_cli(capfd, "remove", "a")))
+    remover.start()
+    try:
+        assert asking.wait(timeout=60), "remove never asked for the lock"
+        assert env.exists()  # remove is waiting, not deleting
+        rest, _ = holder.communicate("go\n", timeout=60)
+    finally:
+        holder.kill()
+        remover.join(timeout=60)
+    assert not remover.is_alive()
+    ((code, out, err),) = result
     assert code == 0, err
     assert out.startswith(f"removed {env} (")
     # The environment was still there when the holder let go; gone right after.
     assert rest.strip() == "present"
-    assert waited >= 0.5
     assert not env.exists()
 
 
@@ -732,7 +753,7 @@ def test_remove_gives_up_cleanly_when_a_build_holds_the_lock(
     monkeypatch.setattr(manage, "FileLock", lambda path, timeout=-1: real(path, timeout=0.3))
     env = hand_made_v4("a")
     before = snapshot(env)
-    holder = hold_lock(env, 20)
+    holder = hold_lock(env)
     try:
         code, out, err = run_cli(capfd, "remove", "a")
     finally:

@@ -748,7 +748,9 @@ def kill_at(project: Path, wheelhouse: Path, step: str, *argv: str) -> None:
         "m",
         *idx(wheelhouse),
         *argv,
-        extra_env={"MODELENV_TEST_TRACE": str(trace), "MODELENV_TEST_STEP_DELAY": "0.5"},
+        # Held at the step until killed: a pause of fixed length could end
+        # before a loaded machine lets this test see the trace line.
+        extra_env={"MODELENV_TEST_TRACE": str(trace), "MODELENV_TEST_PAUSE_AT": step},
     )
     try:
         wait_for_line(trace, step, proc)

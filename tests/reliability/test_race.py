@@ -50,10 +50,11 @@ MODELS = {
 
 # Run inside the environment by `modelenv run`: is this the finished environment,
 # and does it import the locked versions, also after a pause (while it is in
-# use, remove and gc must leave it alone)?
+# use, remove and gc must leave it alone)? The pause is seconds, or the absolute
+# path of a file to wait for.
 CHECK = """\
 import json, os, sys, time
-expected, pause = json.loads(sys.argv[1]), float(sys.argv[2])
+expected, pause = json.loads(sys.argv[1]), sys.argv[2]
 prefix = sys.prefix
 record = os.path.join(prefix, "modelenv-record.json")
 problems = []
@@ -61,7 +62,14 @@ if os.environ.get("VIRTUAL_ENV") != prefix:
     problems.append("not the environment's interpreter: %s" % prefix)
 if os.path.basename(prefix).startswith(".") or not os.path.isfile(record):
     problems.append("half-built environment (no record): %s" % prefix)
-time.sleep(pause)
+if os.path.isabs(pause):
+    # Stay in use until the test creates this file (bounded): no fixed pause
+    # is long enough on a loaded machine.
+    deadline = time.monotonic() + 120
+    while not os.path.exists(pause) and time.monotonic() < deadline:
+        time.sleep(0.02)
+else:
+    time.sleep(float(pause))
 for name, version in sorted(expected.items()):
     try:
         found = __import__(name).__version__
@@ -236,6 +244,7 @@ def test_remove_never_deletes_an_environment_a_run_started_using_while_it_waited
     versions = MODELS["m1"][1]
     lease_dir = env_root("m1") / f".{XYZ}.leases"
     lock_path = env_root("m1") / f".{XYZ}.lock"
+    gate = race_project / "run-may-end"
     with FileLock(str(lock_path)):
         remover = spawn(race_project, "remove", "m1")
         # It has scanned the store (no lease yet) once it polls for the lock.
@@ -250,13 +259,16 @@ def test_remove_never_deletes_an_environment_a_run_started_using_while_it_waited
             "python",
             "check_env.py",
             json.dumps(versions),
-            "2",
+            str(gate),
         )
         wait_until(
             lambda: lease_dir.is_dir() and any(p.name.isdigit() for p in lease_dir.iterdir()),
             "the run's lease",
         )
-    r_out, r_err = remover.communicate(timeout=60)
+    try:
+        r_out, r_err = remover.communicate(timeout=60)
+    finally:
+        gate.touch()  # the run stays in use until remove has decided
     out, err = runner.communicate(timeout=60)
     assert "Traceback" not in r_err and "internal error" not in r_err, r_err
     # Remove must refuse (the environment is in use), and the run must succeed.
@@ -272,6 +284,7 @@ def test_remove_refuses_an_environment_in_use(
     code, _out, err = run_cli(capfd, "create", "m1", *idx(wheelhouse))
     assert code == 0, err
     versions = MODELS["m1"][1]
+    gate = race_project / "run-may-end"
     runner = spawn(
         race_project,
         "run",
@@ -281,7 +294,7 @@ def test_remove_refuses_an_environment_in_use(
         "python",
         "check_env.py",
         json.dumps(versions),
-        "3",
+        str(gate),
     )
     lease_dir = env_root("m1") / f".{XYZ}.leases"
     wait_until(
@@ -294,6 +307,7 @@ def test_remove_refuses_an_environment_in_use(
     proc = modelenv(race_project, "gc", "--max-size", "1")
     assert proc.returncode == 0, proc.stderr
     assert env_dir("m1").exists()  # over budget, but in use: kept
+    gate.touch()
     out, err = runner.communicate(timeout=60)
     assert runner.returncode == 0 and "RUN-OK" in out, out + err
     # Once the run is over, remove goes ahead.
