@@ -115,7 +115,7 @@ def test_lock_with_no_build_isolation_builds_with_the_base_interpreter(
     )
     code, _, err = run_cli(capsys, "lock", "--no-index", "--find-links", str(wheelhouse))
     assert code == 1
-    base = host.find_interpreter(PY)
+    base = host.find_interpreter(PY, beneath=True)  # the command line's default
     assert (
         "    building a source distribution failed without build isolation:"
         " no_build_isolation = true comes from specs/m.toml [env.index]."
