@@ -59,7 +59,7 @@ def make_project(root: Path, n_specs: int, wheels: Path) -> Path:
     specs.mkdir(parents=True)
     shutil.copy(REPO / "specs" / "_engines.toml", specs / "_engines.toml")
     for i in range(n_specs):
-        pkgs = [f'"pkg{i % 20}==1.0.0"', f'"pkg{(i + 7) % 20}>=1.0"', '"#system_numpy#"']
+        pkgs = [f'"pkg{i % 20}==1.0.0"', f'"pkg{(i + 7) % 20}>=1.0"', '"numpy"']
         (specs / f"model-{i:04d}.toml").write_text(
             f'[model]\nname = "model-{i:04d}"\n\n[env]\npython = ["{PY}"]\n'
             f"packages = [{', '.join(pkgs)}]\n"

@@ -305,7 +305,14 @@ def make_plan(
                     raise
                 if system_keys:
                     warnings.append(f"{exc.message}; #system_NAME# entries are left unpinned")
-        system = _interpreter_system(interpreter, system_keys, request, warnings)
+        system = _interpreter_system(
+            interpreter,
+            system_keys,
+            request,
+            warnings,
+            building=require_interpreter,
+            facts=NO_FACTS if facts is None else facts,
+        )
         fact_entries = [r.text for r in merged.requirements if r.entry.has_facts]
         if fact_entries and facts is None:
             warnings.append(
@@ -395,12 +402,34 @@ def _interpreter_system(
     system_keys: list[Requirement],
     request: Request,
     warnings: list[str],
+    *,
+    building: bool,
+    facts: Mapping[str, FactValue],
 ) -> dict[str, str | None]:
+    """``#system_NAME#`` pinned to the base interpreter's versions. A package it
+    lacks is left unpinned with a warning when locking or showing; when building
+    an environment (create, run, ensure_env) it is an error: the entry means
+    "the host's NAME", and an unpinned one would install a NAME the host was
+    never meant to get (a several-GB torch build of the index's choosing)."""
+    from . import markers
+
     system: dict[str, str | None] = {}
     for req in system_keys:
         version = interpreter.version_of(req.key) if interpreter else None
         system[req.key] = version
         if version is None and interpreter is not None:
+            marker = req.entry.marker
+            if marker and not markers.evaluate(marker, facts, interpreter.markers):
+                continue  # not meant for this host: nothing to pin
+            if building:
+                name = req.entry.name
+                raise ModelenvError(
+                    f"{req.entry.text} ({req.origin}): the base interpreter"
+                    f" {interpreter.executable} has no {name}",
+                    hint=f"name the interpreter that has it (--base-python PATH, base_python="
+                    " in ensure_env(), or base_python in the overrides file), install"
+                    f" {name} into it, or let modelenv install its own with -p {name}",
+                )
             msg = (
                 f"{req.entry.text}: the base interpreter {interpreter.executable} has no"
                 f" {req.entry.name}; it is left unpinned"

@@ -10,8 +10,8 @@ import pytest
 
 import compiler
 
-from .conftest import run_cli
-from .test_materialise import create, created_path, home, locked, make_base, record
+from .conftest import run_cli, write_spec
+from .test_materialise import XY, create, created_path, home, locked, make_base, record
 
 __all__ = ["locked"]  # the fixture, used by name
 
@@ -101,3 +101,43 @@ def test_ensure_env_takes_the_base_interpreter(
     # The same call again is the fast path: the same environment.
     again = compiler.ensure_env("m", base_python=str(base))
     assert again is not None and again.path == env.path
+
+
+# ---------------------------------------------------------------- #system_NAME# without the package
+
+
+def test_building_on_a_host_without_a_system_package_is_an_error(
+    project: Path, wheelhouse: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    bare = make_base(tmp_path / "bare")
+    write_spec(project, "m", f'[env]\npython = ["{XY}"]\npackages = ["#system_alpha#", "beta"]\n')
+    code, out, err = create(capfd, wheelhouse, "--base-python", str(bare))
+    assert code == 1
+    assert out == ""
+    assert err == (
+        f"modelenv: error: #system_alpha# (specs/m.toml [env]): the base interpreter {bare}"
+        " has no alpha\n"
+        "  hint: name the interpreter that has it (--base-python PATH, base_python= in"
+        " ensure_env(), or base_python in the overrides file), install alpha into it, or let"
+        " modelenv install its own with -p alpha\n"
+    )
+    assert not (home() / "virtualenv").exists() or not any((home() / "virtualenv").rglob("bin"))
+    # The way out the hint names: -p alpha replaces the placeholder.
+    code, out, err = create(capfd, wheelhouse, "--base-python", str(bare), "-p", "alpha")
+    assert code == 0, err
+    assert record(created_path(out))["installed"] == ["alpha==1.0.0", "beta==2.0.0"]
+
+
+def test_a_system_package_whose_marker_excludes_the_host_is_not_needed(
+    project: Path, wheelhouse: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    bare = make_base(tmp_path / "bare")
+    write_spec(
+        project,
+        "m",
+        f'[env]\npython = ["{XY}"]\n'
+        "packages = [\"#system_alpha# ; sys_platform == 'win32'\", \"gamma\"]\n",
+    )
+    code, out, err = create(capfd, wheelhouse, "--base-python", str(bare))
+    assert code == 0, err
+    assert record(created_path(out))["installed"] == ["gamma==0.5.0"]
