@@ -55,6 +55,7 @@ def ensure_env(
     specs: str | os.PathLike[str] | None = None,
     locks: str | os.PathLike[str] | None = None,
     base_python: str | os.PathLike[str] | None = None,
+    target: str | None = None,
 ) -> Environment | None:
     """The model's environment, created or updated as needed; None when disabled.
 
@@ -63,6 +64,9 @@ def ensure_env(
     entries pin what it has and its packages are reused, not installed again.
     Without it: ``MODELENV_BASE_PYTHON``, the overrides file's ``base_python``,
     then the default search (``modelenv show`` names the one found).
+
+    ``target`` names the target whose committed lock to use (else
+    ``MODELENV_TARGET``, else the target that matches the base interpreter).
 
     Raises :class:`compiler.errors.ModelenvError` with a user-facing message
     when the spec is invalid, the model unknown, or the build fails.
@@ -78,6 +82,7 @@ def ensure_env(
         packages=tuple(packages),
         overrides=Path(overrides) if overrides is not None else None,
         base_python=os.fspath(base_python) if base_python is not None else None,
+        target=target,
     )
     skip = skip_installed_default(skip_installed)
 

@@ -13,6 +13,7 @@ The order of events for a build, and why:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -27,7 +28,7 @@ from filelock import FileLock
 from . import __version__, uv
 from .errors import ModelenvError
 from .fsutil import atomic_write
-from .host import Interpreter, inspect_interpreter
+from .host import Interpreter, host_facts, inspect_interpreter
 from .leases import live_leases
 from .lockfile import lock_path, parse_header, parse_lock_body, sha256_text
 from .locking import Status, check_lock, compile_lock
@@ -64,11 +65,32 @@ class BuildReport:
     reason: str  # why the committed lock did not apply ("" when it did)
     installed: int
     reused: int
+    target: str | None = None  # the target whose committed lock it was built from
 
     @classmethod
     def up_to_date(cls, env: Environment, action: str = "up to date") -> BuildReport:
         record = env.record
-        return cls(env, action, record.get("lock_source", ""), "", 0, len(record.get("reused", [])))
+        return cls(
+            env,
+            action,
+            record.get("lock_source", ""),
+            "",
+            0,
+            len(record.get("reused", [])),
+            record.get("target"),
+        )
+
+
+@dataclass(frozen=True)
+class _Chosen:
+    """The lock an environment is built from, and the plan to build it with."""
+
+    text: str
+    source: str  # "committed" or "local"
+    reason: str  # why the committed lock did not apply ("" when it did)
+    plan: Plan
+    target: str | None = None  # the target whose committed lock this is
+    path: Path | None = None  # the committed lock's file
 
 
 def _trace(step: str) -> None:
@@ -207,6 +229,8 @@ def _build(
     lock_source: str,
     skip_installed: bool,
     offline: bool,
+    target: str | None = None,
+    lock_file: Path | None = None,
 ) -> tuple[list[str], list[str]]:
     interp = plan.interpreter
     assert interp is not None
@@ -233,6 +257,9 @@ def _build(
         "python": plan.python,
         "key": key,
         "lock_source": lock_source,
+        "target": target,
+        # The committed lock's file: a relock (of a target's lock too) is a change.
+        "lock_file": None if lock_file is None else [str(lock_file), stat_key(lock_file)],
         "lock_fingerprint": plan.fingerprint(),
         "lock_sha256": sha256_text(lock_text),
         "base": {
@@ -254,7 +281,7 @@ def _build(
 
 
 def _revalidate(
-    final: Path, plan: Plan, key: str, lock_text: str, *, skip_installed: bool
+    final: Path, plan: Plan, key: str, chosen: _Chosen, *, skip_installed: bool
 ) -> Environment | None:
     """Keep an environment whose inputs changed in ways that do not concern it.
 
@@ -273,7 +300,8 @@ def _revalidate(
     base = record.get("base", {})
     if (
         record.get("lock_source") != "committed"
-        or record.get("lock_sha256") != sha256_text(lock_text)
+        or record.get("target") != chosen.target
+        or record.get("lock_sha256") != sha256_text(chosen.text)
         or record.get("system_site_packages") != system_site
         or record.get("skip_installed") != (skip_installed and system_site)
         or base.get("executable") != interp.executable
@@ -292,6 +320,7 @@ def _revalidate(
             **record,
             "key": key,
             "lock_fingerprint": plan.fingerprint(),
+            "lock_file": None if chosen.path is None else [str(chosen.path), stat_key(chosen.path)],
             "base": {**base, "stat": stat_key(interp.executable)},
             "host_site": [[p, stat_key(p)] for p in interp.site_packages],
         }
@@ -326,6 +355,7 @@ def _refuse_if_in_use(final: Path) -> None:
 def _lock_text(
     paths: Paths,
     plan: Plan,
+    request: Request,
     final: Path,
     staging: Path,
     *,
@@ -333,11 +363,25 @@ def _lock_text(
     offline: bool,
     force: bool,
     say: Callable[[str], None],
-) -> tuple[str, str, str]:
-    """(lock text, "committed" or "local", why the committed lock did not apply)."""
-    committed, reason = _committed_lock(paths, plan)
+) -> _Chosen:
+    """The lock to build from: the matching target's committed lock, else the
+    universal committed lock, else a local lock resolved for this host."""
+    from .targetlock import choose_target, live_host, requested_target, target_lock
+
+    target = choose_target(
+        paths, plan, requested_target(request.target), lambda: live_host(plan), say
+    )
+    if target is not None:
+        found = target_lock(paths, plan, request, target)
+        if found.path is not None:
+            text = found.path.read_text(encoding="utf-8")
+            return _Chosen(text, "committed", "", found.plan, target, found.path)
+        committed, reason = None, found.reason
+    else:
+        committed, reason = _committed_lock(paths, plan)
     if committed is not None:
-        return committed.read_text(encoding="utf-8"), "committed", ""
+        text = committed.read_text(encoding="utf-8")
+        return _Chosen(text, "committed", "", plan, None, committed)
     say(f"the committed lock does not apply: {reason}")
     staging.mkdir()
     try:
@@ -346,9 +390,21 @@ def _lock_text(
         if previous.exists() and not force:
             shutil.copyfile(previous, local)  # keep earlier local pins
         _resolve_local(plan, local, skip_installed=skip_installed, offline=offline, say=say)
-        return local.read_text(encoding="utf-8"), "local", reason
+        return _Chosen(local.read_text(encoding="utf-8"), "local", reason, plan)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _live_plan(paths: Paths, request: Request) -> Plan:
+    """The plan for this host: its interpreter, and its facts when markers test them."""
+    live_request = dataclasses.replace(request, target=None)
+    plan = make_plan(paths, live_request, require_interpreter=True)
+    if any(r.entry.has_facts for r in plan.merged.requirements):
+        from .targetlock import live_host
+
+        facts = live_host(plan).facts
+        plan = make_plan(paths, live_request, require_interpreter=True, facts=facts)
+    return plan
 
 
 def ensure(
@@ -367,7 +423,8 @@ def ensure(
             return BuildReport.up_to_date(current)
     # A long-running server may call this after the host changed: read it anew.
     inspect_interpreter.cache_clear()
-    plan = make_plan(paths, request, require_interpreter=True)
+    host_facts.cache_clear()
+    plan = _live_plan(paths, request)
     for warning in plan.warnings:
         say(f"warning: {warning}")
     interp = plan.interpreter
@@ -385,9 +442,10 @@ def ensure(
             if current is not None:
                 return BuildReport.up_to_date(current)
         staging = root / f".{interp.version}.build-{os.getpid()}"
-        lock_text, source, reason = _lock_text(
+        chosen = _lock_text(
             paths,
             plan,
+            request,
             final,
             staging,
             skip_installed=skip_installed,
@@ -395,8 +453,8 @@ def ensure(
             force=force,
             say=say,
         )
-        if source == "committed" and not force:
-            kept = _revalidate(final, plan, key, lock_text, skip_installed=skip_installed)
+        if chosen.source == "committed" and not force:
+            kept = _revalidate(final, chosen.plan, key, chosen, skip_installed=skip_installed)
             if kept is not None:
                 return BuildReport.up_to_date(kept, "revalidated")
         existed = final.exists()
@@ -405,12 +463,14 @@ def ensure(
         try:
             installed, reused = _build(
                 staging,
-                plan,
-                lock_text,
+                chosen.plan,
+                chosen.text,
                 key=key,
-                lock_source=source,
+                lock_source=chosen.source,
                 skip_installed=skip_installed,
                 offline=offline,
+                target=chosen.target,
+                lock_file=chosen.path,
             )
             if existed and not force:
                 _refuse_if_in_use(final)  # again: a lease may have come during the build
@@ -420,4 +480,12 @@ def ensure(
             raise
     env = Environment(final, env_python(final), read_record(final) or {})
     action = "rebuilt" if existed else "created"
-    return BuildReport(env, action, source, reason, len(installed), len(reused))
+    return BuildReport(
+        env,
+        action,
+        chosen.source,
+        chosen.reason,
+        len(installed),
+        len(reused),
+        chosen.target,
+    )

@@ -202,6 +202,8 @@ def request_key(paths: Paths, request: Request, python: str, *, skip_installed: 
         _base_choice(request, python, overrides).encode(),
         b"skip" if skip_installed else b"noskip",
         b"strict" if request.strict_system else b"lenient",
+        # The target asked for (--target, target=, MODELENV_TARGET); "" to match the host.
+        (request.target or os.environ.get("MODELENV_TARGET") or "").encode(),
     ]
     for part in parts:
         h.update(len(part).to_bytes(8, "little"))
@@ -243,6 +245,9 @@ def is_current(path: Path, record: dict[str, Any] | None, key: str) -> bool:
     for site, seen in record.get("host_site", []):
         if stat_key(site) != seen:
             return False  # packages were installed into or removed from the host
+    lock_file = record.get("lock_file")
+    if lock_file and stat_key(lock_file[0]) != lock_file[1]:
+        return False  # the committed lock it was built from (a target's too) was relocked
     return env_python(path).exists()
 
 

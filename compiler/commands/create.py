@@ -10,6 +10,7 @@ resolved for this host and kept with the environment.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import TYPE_CHECKING
 
 from ..request import add_request_options
@@ -28,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_build_options(parser: argparse.ArgumentParser) -> None:
     add_request_options(parser)
+    parser.add_argument(
+        "--target",
+        metavar="NAME",
+        help="use this target's lock (specs/_targets/NAME.toml; default: $MODELENV_TARGET,"
+        " else the target that matches the base interpreter)",
+    )
     parser.add_argument(
         "--offline", action="store_true", help="install only from uv's cache and local find-links"
     )
@@ -48,7 +55,7 @@ def ensure_from_args(args: argparse.Namespace) -> tuple[Environment, BuildReport
     from ..store import find_current
 
     paths, ui = context(args)
-    request = request_from_args(args, args.model)
+    request = dataclasses.replace(request_from_args(args, args.model), target=args.target)
     skip = skip_installed_default(args.skip_installed)
     if not args.force:
         current = find_current(paths, request, skip_installed=skip)
@@ -69,8 +76,9 @@ def run(args: argparse.Namespace) -> int:
     if report is None or report.action == "up to date":
         ui.info(f"up to date: {what}")
     else:
+        lock = f"target {report.target}'s" if report.target else f"the {report.lock_source}"
         ui.info(
-            f"{report.action} {what} from the {report.lock_source} lock:"
+            f"{report.action} {what} from {lock} lock:"
             f" {report.installed} installed, {report.reused} reused from the host"
         )
     ui.result(str(env.path))

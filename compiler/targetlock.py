@@ -1,0 +1,116 @@
+"""At launch: which target the live host is, and whether that target's
+committed lock (``locks/<model>/<engine>/<target>.txt``) applies.
+
+Only the slow path comes here: an up-to-date environment is used without
+matching targets again (its record names the target it was built for).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UsageError
+from .host import HostFacts, host_facts
+from .lockfile import lock_path
+from .locking import Status, check_lock, target_change
+from .names import did_you_mean
+from .paths import Paths, display
+from .plan import Plan, make_plan
+from .request import Request
+from .targeting import differences, match_target
+
+__all__ = ["TARGET_VAR", "TargetLock", "choose_target", "live_host", "requested_target"]
+
+TARGET_VAR = "MODELENV_TARGET"
+
+
+def requested_target(explicit: str | None) -> str | None:
+    """``--target`` / ``target=``, else ``$MODELENV_TARGET``; None: match the host."""
+    return explicit or os.environ.get(TARGET_VAR) or None
+
+
+def live_host(plan: Plan) -> HostFacts:
+    """The live base interpreter's facts (one more probe, cached for the run)."""
+    assert plan.interpreter is not None
+    return host_facts(plan.interpreter.executable)
+
+
+def choose_target(
+    paths: Paths,
+    plan: Plan,
+    requested: str | None,
+    live: Callable[[], HostFacts],
+    say: Callable[[str], None],
+) -> str | None:
+    """The target whose lock to use for ``plan`` on this host, or None.
+
+    A requested target is used as asked (a difference from the live host is
+    a warning); otherwise the target is found by matching, and one line says
+    which matched, or which came closest and how it differs.
+    """
+    from .spec.targets import load_targets
+
+    targets = load_targets(paths.specs)
+    if not targets and requested is None:
+        return None
+    spec = plan.spec
+    allowed = {
+        name: target
+        for name, target in targets.items()
+        if (spec.env.targets is None or name in spec.env.targets) and target.xy == plan.python
+    }
+    label = f"{spec.name} [{plan.engine_name}, py{plan.python}]"
+    if requested is not None:
+        if requested not in targets:
+            raise UsageError(
+                f"unknown target {requested!r}{did_you_mean(requested, list(targets))};"
+                f" targets: {', '.join(sorted(targets)) or 'none'}"
+            )
+        if requested not in allowed:
+            raise UsageError(
+                f"target {requested!r} (Python {targets[requested].xy}) is not one {label}"
+                " is locked for",
+                hint="see [env] targets and env.python in its spec",
+            )
+        diff = differences(
+            live(), HostFacts.from_target(requested, targets[requested]), plan.system
+        )
+        if diff:
+            say(f"warning: this host differs from target {requested}: {'; '.join(diff)}")
+        return requested
+    found = match_target(
+        live(), {n: HostFacts.from_target(n, t) for n, t in allowed.items()}, plan.system
+    )
+    say(found.describe() if allowed else f"no target is for {label}")
+    return found.matched
+
+
+@dataclass(frozen=True)
+class TargetLock:
+    path: Path | None  # the target's committed lock, when it applies
+    plan: Plan  # the target's plan, built on the live interpreter
+    reason: str  # why it does not apply ("" when it does)
+
+
+def target_lock(paths: Paths, plan: Plan, request: Request, target: str) -> TargetLock:
+    """The committed lock of ``target`` for ``plan``'s request, if it applies.
+
+    The returned plan is the target's (its ``#system_NAME#`` versions, facts,
+    index settings and fingerprint) with the live interpreter to build on.
+    """
+    tplan = make_plan(paths, dataclasses.replace(request, target=target))
+    tplan = dataclasses.replace(tplan, interpreter=plan.interpreter)
+    path = lock_path(paths.locks, tplan.spec.name, tplan.engine_name, tplan.python, target)
+    status = check_lock(path, tplan.fingerprint())
+    if status is not Status.UP_TO_DATE:
+        why = f"the lock for target {target} {display(path)} is {status.value}"
+        if target_change(path, target, tplan.target_fingerprint):
+            why += f" (target {target} was captured again since)"
+        return TargetLock(None, tplan, why)
+    if tplan.overridden:
+        return TargetLock(None, tplan, "overrides or -p change the requirements")
+    return TargetLock(path, tplan, "")

@@ -1,0 +1,195 @@
+"""Launch: which lock. A target's committed lock is used, with no resolution,
+on a host that matches it; one line says which target matched, or which came
+closest and how it differs; the host's packages are reused, never copied."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+import compiler
+import compiler.locking
+import compiler.materialise
+from compiler.plan import Plan
+
+from .basevenv import base_venv
+from .conftest import run_cli, write_spec
+from .test_delta import own_dist_infos
+from .test_materialise import created_path, in_env, record
+from .wheels import make_wheel
+
+PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
+SPEC = f"""\
+[env]
+python = ["{PY}"]
+packages = ["#system_torch#", "beta", "gpu-extra ; has_cuda", "cpu-extra ; not has_cuda"]
+"""
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory: pytest.TempPathFactory, uv_cache: Path) -> dict[str, Path]:
+    """A wheelhouse, and base interpreters as on model-server images: CPU torch
+    and CUDA 12.8 torch (local labels), each with alpha 1.0.0."""
+    root = tmp_path_factory.mktemp("launch-targets")
+    wheels = root / "wheels"
+    make_wheel(wheels, "torch", "2.0.0+cpu", files={"torch/version.py": "cuda = None\n"})
+    make_wheel(wheels, "torch", "2.0.0+cu128", files={"torch/version.py": "cuda = '12.8'\n"})
+    make_wheel(wheels, "alpha", "1.0.0")
+    make_wheel(wheels, "beta", "2.0.0", requires=["alpha>=1.0"])
+    make_wheel(wheels, "gpu-extra", "1.0.0")
+    make_wheel(wheels, "cpu-extra", "1.0.0")
+    cpu = base_venv(root / "cpu", wheels, ["torch==2.0.0+cpu", "alpha==1.0.0"], uv_cache)
+    gpu = base_venv(root / "gpu", wheels, ["torch==2.0.0+cu128", "alpha==1.0.0"], uv_cache)
+    return {"wheels": wheels, "cpu": Path(cpu), "gpu": Path(gpu)}
+
+
+def cli(capfd: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code, out, err = run_cli(capfd, *argv)
+    assert "Traceback" not in err and "internal error" not in err, err
+    return code, out, err
+
+
+@pytest.fixture()
+def locked(
+    project: Path, hosts: dict[str, Path], capfd: pytest.CaptureFixture[str]
+) -> dict[str, Path]:
+    """Targets cpu and gpu captured from their images, model m locked for both."""
+    for name in ("cpu", "gpu"):
+        code, _, err = cli(capfd, "target", "capture", name, "--python", str(hosts[name]))
+        assert code == 0, err
+    write_spec(project, "m", SPEC)
+    code, _, err = cli(capfd, "lock", "--no-index", "--find-links", str(hosts["wheels"]))
+    assert code == 0, err
+    assert (project / "locks/m/default/cpu.txt").is_file()
+    return hosts
+
+
+def no_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(plan: Plan, *args: object, **kw: object) -> None:
+        raise AssertionError(f"a lock was resolved for {plan.spec.name}")
+
+    monkeypatch.setattr(compiler.materialise, "compile_lock", refuse)
+    monkeypatch.setattr(compiler.locking, "compile_lock", refuse)
+
+
+def create(
+    capfd: pytest.CaptureFixture[str], hosts: dict[str, Path], base: str, *extra: str
+) -> tuple[int, str, str]:
+    # The index is unreachable (and uv offline, so it does not try): whatever
+    # is installed must come from find-links.
+    index = ("--index-url", "http://127.0.0.1:9/simple", "--find-links", str(hosts["wheels"]))
+    return cli(capfd, "create", "m", "--base-python", str(hosts[base]), *index, *extra)
+
+
+def test_a_matching_host_uses_its_target_lock_without_resolving(
+    locked: dict[str, Path],
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    no_network: None,
+) -> None:
+    no_resolution(monkeypatch)
+    code, out, err = create(capfd, locked, "cpu")
+    assert code == 0, err
+    assert "this host matches target cpu\n" in err
+    assert "created m [default, py" in err and "from target cpu's lock" in err
+    env = created_path(out)
+    rec = record(env)
+    assert rec["target"] == "cpu"
+    assert rec["lock_source"] == "committed"
+    # The host's torch and alpha are reused, never copied; the counts are the
+    # dist-infos really in the environment; gpu-extra was never in cpu's lock.
+    assert rec["reused"] == ["alpha==1.0.0", "torch==2.0.0+cpu"]
+    assert rec["installed"] == ["beta==2.0.0", "cpu-extra==1.0.0"]
+    assert own_dist_infos(env) == rec["installed"]
+    assert "2 installed, 2 reused from the host" in err
+    proc = in_env(env, "import torch; print(torch.__version__, torch.__file__)")
+    version, where = proc.stdout.split()
+    assert version == "2.0.0+cpu"
+    assert where.startswith(str(locked["cpu"].parent.parent))
+    # Up to date: no target is matched again.
+    code, out, err = create(capfd, locked, "cpu")
+    assert code == 0, err
+    assert "up to date" in err and "target" not in err
+
+
+def test_a_host_with_cuda_matches_the_cuda_target(
+    locked: dict[str, Path],
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    no_network: None,
+) -> None:
+    no_resolution(monkeypatch)
+    code, out, err = create(capfd, locked, "gpu")
+    assert code == 0, err
+    assert "this host matches target gpu\n" in err
+    rec = record(created_path(out))
+    assert rec["target"] == "gpu"
+    assert rec["installed"] == ["beta==2.0.0", "gpu-extra==1.0.0"]
+
+
+def test_no_matching_target_says_which_came_closest_then_resolves_locally(
+    locked: dict[str, Path],
+    project: Path,
+    tmp_path: Path,
+    uv_cache: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    (project / "specs/_targets/cpu.toml").unlink()
+    code, out, err = create(capfd, locked, "cpu", "--no-index")
+    assert code == 0, err
+    lines = err.splitlines()
+    assert (
+        "no target matches this host; the closest, gpu, differs: cuda_version none here,"
+        " 12.8 in the target; has_cuda false here, true in the target;"
+        " torch 2.0.0+cpu here, 2.0.0+cu128 in the target"
+    ) in lines
+    assert "resolving a local lock for this host (this needs the package index)" in lines
+    rec = record(created_path(out))
+    assert rec["target"] is None
+    assert rec["lock_source"] == "local"
+    # Fact markers were evaluated for this host (no CUDA) in the local lock.
+    assert rec["installed"] == ["beta==2.0.0", "cpu-extra==1.0.0"]
+    assert rec["reused"] == ["alpha==1.0.0", "torch==2.0.0+cpu"]
+
+
+def test_a_named_target_is_used_as_asked_and_differences_are_said(
+    locked: dict[str, Path],
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    no_network: None,
+) -> None:
+    no_resolution(monkeypatch)
+    monkeypatch.setenv("MODELENV_TARGET", "gpu")
+    code, out, err = create(capfd, locked, "cpu")
+    assert code == 0, err
+    assert "warning: this host differs from target gpu: cuda_version none here" in err
+    rec = record(created_path(out))
+    assert rec["target"] == "gpu"
+    # The host's CPU torch does not satisfy torch==2.0.0+cu128: installed.
+    assert "torch==2.0.0+cu128" in rec["installed"]
+    # --target wins over the variable; a change of target rebuilds.
+    code, out, err = create(capfd, locked, "cpu", "--target", "cpu")
+    assert code == 0, err
+    assert "rebuilt" in err and "from target cpu's lock" in err
+
+
+def test_an_unknown_target_is_a_usage_error(
+    locked: dict[str, Path], capfd: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = create(capfd, locked, "cpu", "--target", "cpuu")
+    assert code == 2
+    assert out == ""
+    assert "unknown target 'cpuu' (did you mean 'cpu'?); targets: cpu, gpu" in err
+
+
+def test_ensure_env_takes_a_target(
+    locked: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_resolution(monkeypatch)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(locked["wheels"]))
+    env = compiler.ensure_env("m", base_python=locked["cpu"], target="cpu")
+    assert env is not None
+    assert env.record["target"] == "cpu"
