@@ -136,7 +136,7 @@ def test_a_system_package_whose_marker_excludes_the_host_is_not_needed(
         project,
         "m",
         f'[env]\npython = ["{XY}"]\n'
-        "packages = [\"#system_alpha# ; sys_platform == 'win32'\", \"gamma\"]\n",
+        'packages = ["#system_alpha# ; sys_platform == \'win32\'", "gamma"]\n',
     )
     code, out, err = create(capfd, wheelhouse, "--base-python", str(bare))
     assert code == 0, err
