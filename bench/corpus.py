@@ -90,6 +90,13 @@ def isolate(tmp: Path) -> None:
     )
 
 
+def load_note() -> str:
+    """The machine's load when the run started: times on a busy shared machine
+    are not comparable with a quiet run's."""
+    one, _, _ = os.getloadavg()
+    return f"Load average at the start: {one:.1f} on {os.cpu_count()} CPUs."
+
+
 def first_sample(specs: Path) -> list[str]:
     """The fixed sample of ten: sorted model names, a stride of STRIDE."""
     names = sorted(p.stem for p in specs.glob("[!_]*.toml"))
@@ -158,6 +165,7 @@ def main() -> int:
         "--timeout", type=float, default=600, help="seconds per model for --network"
     )
     opts = parser.parse_args()
+    load = load_note()
     corpus = Path(opts.corpus).resolve()
     if not corpus.is_file():
         raise SystemExit(f"no corpus at {corpus}")
@@ -191,7 +199,7 @@ def main() -> int:
         f"Xinference's registry ({corpus.name}: {records} model declarations), imported with"
         f" `modelenv import xinference`: {imported.strip()}.",
         f"Medians of {opts.runs} runs, each a new process; regenerate with"
-        " `.venv/bin/python bench/corpus.py`.",
+        " `.venv/bin/python bench/corpus.py`. " + load,
         "",
         "| benchmark | time |",
         "| --- | --- |",

@@ -26,7 +26,16 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
 import results  # noqa: E402
-from corpus import CORPUS, _reason, first_sample, fmt, isolate, lock_models, modelenv  # noqa: E402
+from corpus import (  # noqa: E402
+    CORPUS,
+    _reason,
+    first_sample,
+    fmt,
+    isolate,
+    load_note,
+    lock_models,
+    modelenv,
+)
 
 SECTION = "## Corpus: 40 more models"
 SEED = 17
@@ -77,6 +86,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(REPO / "bench" / "RESULTS.md"))
     parser.add_argument("--timeout", type=float, default=900, help="seconds per model")
     opts = parser.parse_args()
+    load = load_note()
     corpus = Path(opts.corpus).resolve()
     if not corpus.is_file():
         raise SystemExit(f"no corpus at {corpus}")
@@ -101,7 +111,7 @@ def main() -> int:
         f"A real lock of {SIZE} more imported models (random.Random({SEED}) over the sorted"
         f" names, none of the ten above), Python {PYTHON}, against PyPI, cold uv cache, in"
         f" {fmt(elapsed)}: {len(rows) - len(failed)} of {len(rows)} variants locked."
-        " Regenerate with `.venv/bin/python bench/corpus_sample.py` (network).",
+        " Regenerate with `.venv/bin/python bench/corpus_sample.py` (network). " + load,
         "",
         "Models: " + ", ".join(models) + ".",
         "",
