@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -22,8 +22,9 @@ from .host import Interpreter, inspect_interpreter
 from .lockerrors import BuildContext, explain
 from .lockfile import body_of, lock_path, parse_header, sha256_text
 from .paths import Paths
-from .plan import FINGERPRINT_SCHEME, NO_FACTS, Plan
+from .plan import DEFAULT_ENGINE, FINGERPRINT_SCHEME, NO_FACTS, Plan
 from .requirements import Entry
+from .spec import Spec, Target
 
 __all__ = [
     "LockKey",
@@ -32,6 +33,7 @@ __all__ = [
     "compile_lock",
     "orphan_locks",
     "target_change",
+    "variant_targets",
 ]
 
 
@@ -81,6 +83,19 @@ def check_lock(path: Path, fingerprint: str) -> Status:
     if header.body_sha256 != sha256_text(body_of(text)):
         return Status.EDITED
     return Status.UP_TO_DATE
+
+
+def variant_targets(spec: Spec, engine: str, targets: Mapping[str, Target]) -> list[str]:
+    """The targets a spec variant is locked for: its ``[engines.E] targets``,
+    else ``[env] targets``, else every target; only those of a Python X.Y that
+    ``env.python`` lists (any, when it lists none)."""
+    variant = spec.engines.get(engine) if engine != DEFAULT_ENGINE else None
+    chosen = variant.targets if variant is not None and variant.targets is not None else None
+    if chosen is None:
+        chosen = spec.env.targets
+    names = sorted(targets) if chosen is None else list(chosen)
+    listed = spec.env.python
+    return [n for n in names if n in targets and (not listed or targets[n].xy in listed)]
 
 
 def target_change(path: Path, target: str, fingerprint: str | None) -> bool:

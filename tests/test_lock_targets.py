@@ -147,4 +147,34 @@ def test_targets_the_spec_cannot_use(
     )
     code, _, err = run_cli(capsys, "lock", "n", "--target", "cpu")
     assert code == 2
-    assert "model 'n' is not locked for target 'cpu'; its [env] targets: none" in err
+    assert "model 'n' is not locked for target 'cpu' (its env.python and targets keys)" in err
+
+
+def test_engine_variants_choose_their_targets(
+    project: Path, hosts: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _capture(capsys, "cpu", hosts["cpu"], "--fact", "has_cuda=false")
+    _capture(capsys, "gpu", hosts["gpu"])
+    write_spec(
+        project,
+        "m",
+        f'[env]\npython = ["{PY}"]\npackages = ["beta"]\n\n'
+        '[engines.transformers]\ntargets = ["gpu"]\n\n[engines.vllm]\ntargets = []\n',
+    )
+    code, out, _ = run_cli(capsys, "lock", "--check")
+    assert code == 1
+    missing = sorted(line.split(":")[0] for line in out.splitlines())
+    assert missing == sorted(
+        [
+            "locks/m/default/cpu.txt",
+            "locks/m/default/gpu.txt",
+            f"locks/m/default/py{PY}.txt",
+            "locks/m/transformers/gpu.txt",
+            f"locks/m/transformers/py{PY}.txt",
+            f"locks/m/vllm/py{PY}.txt",
+        ]
+    )
+    write_spec(project, "m", '[env]\npackages = ["beta"]\n\n[engines.vllm]\ntargets = ["gpus"]\n')
+    code, out, _ = run_cli(capsys, "validate")
+    assert code == 1
+    assert out.startswith("specs/m.toml: engines.vllm.targets[0]: unknown target 'gpus'")

@@ -135,7 +135,7 @@ class _Keys:
 def _keys(paths: Paths, args: argparse.Namespace) -> _Keys:
     """Every (model, engine, python or target) asked for, with its plan (no host inspection)."""
     from ..errors import ModelenvError, UsageError
-    from ..locking import LockKey
+    from ..locking import LockKey, variant_targets
     from ..names import did_you_mean
     from ..paths import display
     from ..plan import load_model, make_plan
@@ -176,28 +176,21 @@ def _keys(paths: Paths, args: argparse.Namespace) -> _Keys:
                 raise UsageError(
                     f"model {model!r} lists Python {', '.join(pythons)} (env.python), not {python}"
                 )
-        wanted: list[tuple[str, str | None]] = []
+        universal: list[tuple[str, str | None]] = []
         if not args.target or "none" in args.target:
-            wanted += [(p, None) for p in pythons if not args.python or p in args.python]
-        names = sorted(targets) if spec.env.targets is None else list(spec.env.targets)
-        for name in args.target:
-            if name != "none" and name not in names and args.models:
-                raise UsageError(
-                    f"model {model!r} is not locked for target {name!r}; its [env] targets:"
-                    f" {', '.join(names) or 'none'}"
-                )
-        for name in names:
-            target = targets.get(name)
-            if target is None or (spec.env.python and target.xy not in spec.env.python):
-                continue
-            if (args.target and name not in args.target) or (
-                args.python and target.xy not in args.python
-            ):
-                continue
-            wanted.append((target.xy, name))
+            universal = [(p, None) for p in pythons if not args.python or p in args.python]
+        locked_for: set[str] = set()
         for engine in engines:
             if args.engine and engine not in args.engine:
                 continue
+            names = variant_targets(spec, engine, targets)
+            locked_for.update(names)
+            wanted = universal + [
+                (targets[n].xy, n)
+                for n in names
+                if (not args.target or n in args.target)
+                and (not args.python or targets[n].xy in args.python)
+            ]
             for python, target_name in wanted:
                 request = Request(
                     model=model,
@@ -215,6 +208,12 @@ def _keys(paths: Paths, args: argparse.Namespace) -> _Keys:
                     raise
                 except ModelenvError as exc:
                     keys.broken.append((key, str(exc)))
+        for name in args.target:
+            if name != "none" and name not in locked_for and args.models:
+                raise UsageError(
+                    f"model {model!r} is not locked for target {name!r} (its env.python and"
+                    f" targets keys); it is locked for: {', '.join(sorted(locked_for)) or 'none'}"
+                )
     if problems:
         raise SpecError(problems)
     return keys

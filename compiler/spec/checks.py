@@ -62,6 +62,7 @@ class _View:
     targets: object = None
     default: object = None  # (enabled, packages, constraints) when [default] is a table
     has_default: bool = False
+    engine_targets: object = None  # {engine: its targets key} when [engines] is a table
 
 
 def _view_of(spec: Spec) -> _View:
@@ -78,6 +79,7 @@ def _view_of(spec: Spec) -> _View:
         env.targets,
         default=None if d is None else (d.enabled, d.packages, d.constraints),
         has_default=spec.has_default,
+        engine_targets={n: v.targets for n, v in spec.engines.items()},
     )
 
 
@@ -88,11 +90,13 @@ def _raw_view(data: dict[str, Any]) -> _View:
     env = table(data.get("env"))
     raw_engines = data.get("engines", {})
     engines: object = None
+    engine_targets: object = None
     if isinstance(raw_engines, dict):
         engines = {
             n: (table(v).get("packages", ()), table(v).get("constraints", ()))
             for n, v in raw_engines.items()
         }
+        engine_targets = {n: table(v).get("targets") for n, v in raw_engines.items()}
     raw_default = data.get("default")
     default = None
     if isinstance(raw_default, dict):
@@ -110,16 +114,19 @@ def _raw_view(data: dict[str, Any]) -> _View:
         False,
         env.get("targets"),
         default,
+        engine_targets=engine_targets,
     )
 
 
-def _targets_problems(shown: str, path: Path, targets: object, python: object) -> list[Problem]:
-    """``env.targets`` names captured targets, each once, each of a Python
-    version that ``env.python`` lists."""
+def _targets_problems(
+    shown: str, path: Path, targets: object, python: object, field: str = "env.targets"
+) -> list[Problem]:
+    """``env.targets`` (or an engine's ``targets``) names captured targets, each
+    once, each of a Python version that ``env.python`` lists."""
     if not isinstance(targets, (list, tuple)):
         return []
     known = [p.stem for p in target_files(path.parent)]
-    problems = _duplicates(shown, "env.targets", targets, lambda v: v)
+    problems = _duplicates(shown, field, targets, lambda v: v)
     listed = [p for p in python if isinstance(p, str)] if isinstance(python, (list, tuple)) else []
     for i, name in enumerate(targets):
         if isinstance(name, str) and name in known and listed:
@@ -128,7 +135,7 @@ def _targets_problems(shown: str, path: Path, targets: object, python: object) -
                 problems.append(
                     Problem(
                         shown,
-                        f"env.targets[{i}]",
+                        f"{field}[{i}]",
                         f"target {name!r} is Python {xy}, which env.python does not list"
                         f" ({', '.join(listed)}); add {xy!r} to env.python or drop the target",
                     )
@@ -137,7 +144,7 @@ def _targets_problems(shown: str, path: Path, targets: object, python: object) -
             problems.append(
                 Problem(
                     shown,
-                    f"env.targets[{i}]",
+                    f"{field}[{i}]",
                     f"unknown target {name!r}{did_you_mean(name, known)}; targets in"
                     f" {display(path.parent / TARGETS_DIR)}: {', '.join(known) or 'none'}"
                     " (capture one with 'modelenv target capture NAME')",
@@ -202,6 +209,8 @@ def _semantic_problems(
             )
         problems += _duplicates(shown, f"{base}.packages", packages, _key)
         problems += _duplicates(shown, f"{base}.constraints", constraints, _key)
+        own = view.engine_targets.get(engine) if isinstance(view.engine_targets, dict) else None
+        problems += _targets_problems(shown, path, own, view.python, f"{base}.targets")
     # Not judged from raw data: a misspelled table name would show up as
     # "no packages" on top of the unknown key that explains it.
     if view.validated and not view.has_default and not view.engines:

@@ -139,6 +139,8 @@ class EngineVariant(_Frozen):
     defaults: StrictBool = True  # take the engine's packages from _engines.toml
     packages: tuple[PackageEntry, ...] = ()
     constraints: tuple[ConstraintEntry, ...] = ()
+    # This variant's targets, in place of [env] targets; None: as [env].
+    targets: tuple[str, ...] | None = None
 
 
 class Spec(_Frozen):
