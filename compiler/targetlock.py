@@ -57,11 +57,14 @@ def choose_target(
     targets = load_targets(paths.specs)
     if not targets and requested is None:
         return None
+    from .locking import variant_targets
+
     spec = plan.spec
+    locked_for = set(variant_targets(spec, plan.engine_name, targets))
     allowed = {
         name: target
         for name, target in targets.items()
-        if (spec.env.targets is None or name in spec.env.targets) and target.xy == plan.python
+        if name in locked_for and target.xy == plan.python
     }
     label = f"{spec.name} [{plan.engine_name}, py{plan.python}]"
     if requested is not None:
@@ -74,7 +77,7 @@ def choose_target(
             raise UsageError(
                 f"target {requested!r} (Python {targets[requested].xy}) is not one {label}"
                 " is locked for",
-                hint="see [env] targets and env.python in its spec",
+                hint="see env.python and the targets keys ([env], [engines.NAME]) in its spec",
             )
         diff = differences(
             live(), HostFacts.from_target(requested, targets[requested]), plan.system
