@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 __all__ = ["BuildContext", "describe_split", "explain"]
 
-# "No solution found when resolving dependencies for split (markers: M):" (uv
-# 0.7+ writes "markers: "; older ones not); the marker may wrap over lines.
+# "No solution found when resolving dependencies for split (markers: M)", with
+# a ':' on a terminal, where M may also wrap over lines ("markers: " since uv 0.7).
 _SPLIT = re.compile(
-    r"No solution found when resolving dependencies for split \((?:markers:\s*)?(?P<m>.*?)\):",
+    r"No solution found when resolving dependencies for split"
+    r" \((?:markers:\s*)?(?P<m>.*?)\):?[ \t]*(?:\n|$)",
     re.DOTALL,
 )
 _BUILD = re.compile(
@@ -87,8 +88,9 @@ def explain(stderr: str, build: BuildContext) -> str:
             f" from {build.python} up, so it must resolve there too.",
             "fix: if the model does not run there, restrict the requirement that fails"
             f" to the platforms and Python versions it runs on, with a marker in the spec:"
-            f" {_example(name, marker)}. uv's hint about `requires-python` is about that"
-            " same range of Python versions.",
+            f" {_example(name, marker)}. (uv's hints name `requires-python` and"
+            " `tool.uv.environments`: settings of uv projects, which a spec says with"
+            " markers.)",
         ]
     if _BUILD.search(stderr) and build.no_build_isolation_from is not None:
         with_what = build.interpreter or f"the Python {build.python} interpreter uv found"

@@ -62,7 +62,8 @@ def test_a_split_conflict_says_which_part_and_what_to_do() -> None:
         "fix: if the model does not run there, restrict the requirement that fails to the"
         " platforms and Python versions it runs on, with a marker in the spec:"
         ' \'llama-cpp-python ; python_full_version < "3.14" or sys_platform != "win32"\'.'
-        " uv's hint about `requires-python` is about that same range of Python versions.",
+        " (uv's hints name `requires-python` and `tool.uv.environments`: settings of uv"
+        " projects, which a spec says with markers.)",
     ]
     # uv's own text is kept, whole, below.
     assert uv_text.splitlines() == [f"  {line}" for line in SPLIT_FAILURE.strip().splitlines()]
@@ -150,3 +151,26 @@ def test_a_target_lock_builds_with_the_target_interpreter(
     code, _, err = run_cli(capsys, "lock", "--no-index", "--find-links", str(wheelhouse))
     assert code == 1
     assert f"    It was built with Python {version} ({base})," in err
+
+
+def test_a_real_split_conflict_from_lock(
+    capsys: pytest.CaptureFixture[str], project: Path, wheelhouse: Path
+) -> None:
+    """uv's own output (not a terminal: one line, no ':') for a conflict that
+    only the Windows part of the universal resolution has."""
+    write_spec(
+        project,
+        "m",
+        "[env]\npackages = ['beta>=1 ; sys_platform != \"win32\"',"
+        " 'beta>=9 ; sys_platform == \"win32\"']\n",
+    )
+    code, _, err = run_cli(capsys, "lock", "--no-index", "--find-links", str(wheelhouse))
+    assert code == 1
+    lines = err.splitlines()
+    assert (
+        "    the requirements resolve, except for every Python on Windows (one part of the"
+        " universal lock: sys_platform == 'win32')."
+    ) in lines
+    assert "'beta ; sys_platform != \"win32\"'" in err
+    assert "    uv says:" in lines
+    assert "resolving dependencies for split (markers: sys_platform == 'win32')" in err
