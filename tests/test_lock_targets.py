@@ -3,6 +3,7 @@ versions preferred, #system_NAME# pinned to them, host facts evaluated."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -178,3 +179,24 @@ def test_engine_variants_choose_their_targets(
     code, out, _ = run_cli(capsys, "validate")
     assert code == 1
     assert out.startswith("specs/m.toml: engines.vllm.targets[0]: unknown target 'gpus'")
+
+
+def test_show_for_a_target(
+    project: Path, hosts: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _capture(capsys, "cpu", hosts["cpu"], "--fact", "has_cuda=false")
+    write_spec(project, "m", SPEC)
+    code, out, err = run_cli(capsys, "show", "m", "--target", "cpu", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["target"]["name"] == "cpu" and doc["target"]["facts"]["has_cuda"] is False
+    assert [r["requirement"] for r in doc["requirements"]] == [
+        "torch==2.0.0+cpu", "beta", None, "cpu-extra",
+    ]  # fmt: skip
+    code, out, _ = run_cli(capsys, "show", "m", "--target", "cpu")
+    assert code == 0
+    assert "base:    target cpu (Python " in out
+    assert (
+        "  (gpu-extra)" in out
+        and "gpu-extra ; has_cuda: left out, its host facts do not hold" in out
+    )

@@ -7,6 +7,7 @@ comes from, the Python version and base interpreter, and the index settings
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from typing import Any
 
@@ -17,6 +18,11 @@ from . import context
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL")
     add_request_options(parser)
+    parser.add_argument(
+        "--target",
+        metavar="NAME",
+        help="plan for this target (specs/_targets/NAME.toml): its Python, versions and facts",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON document")
 
 
@@ -25,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from ..request import request_from_args
 
     paths, ui = context(args)
-    plan = make_plan(paths, request_from_args(args, args.model))
+    request = dataclasses.replace(request_from_args(args, args.model), target=args.target)
+    plan = make_plan(paths, request)
     doc = plan_document(plan)
     if args.json:
         ui.result(json.dumps(doc, indent=2))
@@ -36,12 +43,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _item(req: Any, system: dict[str, str | None]) -> dict[str, Any]:
+def _item(req: Any, system: dict[str, str | None], facts: Any) -> dict[str, Any]:
+    from ..plan import NO_FACTS
     from ..requirements import Kind
 
     entry = req.entry
     item: dict[str, Any] = {
-        "requirement": entry.expand(system.get(entry.key)),
+        # None: host facts leave it out on this host (or target).
+        "requirement": entry.resolve(system.get(entry.key), NO_FACTS if facts is None else facts),
         "written": entry.text,
         "key": entry.key,
         "source": req.origin.source,
@@ -57,6 +66,7 @@ def _item(req: Any, system: dict[str, str | None]) -> dict[str, Any]:
 
 def plan_document(plan: Any) -> dict[str, Any]:
     interp = plan.interpreter
+    host = plan.host
     return {
         "model": plan.spec.name,
         "engine": plan.engine_name,
@@ -64,8 +74,18 @@ def plan_document(plan: Any) -> dict[str, Any]:
         "base_interpreter": (
             None if interp is None else {"path": interp.executable, "version": interp.version}
         ),
-        "requirements": [_item(r, plan.system) for r in plan.merged.requirements],
-        "constraints": [_item(r, plan.system) for r in plan.merged.constraints],
+        "target": (
+            None
+            if host is None
+            else {
+                "name": plan.target,
+                "python": host.python,
+                "platform": host.platform,
+                "facts": dict(host.facts),
+            }
+        ),
+        "requirements": [_item(r, plan.system, plan.facts) for r in plan.merged.requirements],
+        "constraints": [_item(r, plan.system, plan.facts) for r in plan.merged.constraints],
         "removed": [
             {"key": e.key, "source": o.source, "layer": o.layer} for e, o in plan.merged.removed
         ],
@@ -82,7 +102,9 @@ def _origin(source: str, layer: str) -> str:
 
 def _why(item: dict[str, Any]) -> str:
     why = _origin(item["source"], item["layer"])
-    if "host_version" in item:
+    if item["requirement"] is None:
+        why += f", {item['written']}: left out, its host facts do not hold"
+    elif "host_version" in item:
         host = item["host_version"]
         why += f", {item['written']}: " + (f"host has {host}" if host else "not on the host")
     if item["replaces"]:
@@ -94,18 +116,23 @@ def _why(item: dict[str, Any]) -> str:
 def _rows(items: list[dict[str, Any]]) -> list[str]:
     if not items:
         return ["  (none)"]
-    width = max(len(i["requirement"]) for i in items)
-    return [f"  {i['requirement']:<{width}}   ({_why(i)})" for i in items]
+    shown = [i["requirement"] or f"({i['key']})" for i in items]
+    width = max(len(r) for r in shown)
+    return [f"  {r:<{width}}   ({_why(i)})" for r, i in zip(shown, items, strict=True)]
 
 
 def render_text(doc: dict[str, Any]) -> str:
     interp = doc["base_interpreter"]
+    target = doc.get("target")
+    if target:
+        base = f"target {target['name']} (Python {target['python']}, {target['platform']})"
+    else:
+        base = f"{interp['path']} (Python {interp['version']})" if interp else "(none found)"
     lines = [
         f"model:   {doc['model']}",
         f"engine:  {doc['engine']}",
         f"python:  {doc['python']}",
-        "base:    "
-        + (f"{interp['path']} (Python {interp['version']})" if interp else "(none found)"),
+        "base:    " + base,
         "requirements:",
         *_rows(doc["requirements"]),
         "constraints:",
