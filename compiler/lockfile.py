@@ -14,10 +14,12 @@ from pathlib import Path
 from .errors import ModelenvError
 
 __all__ = [
+    "Lock",
     "LockHeader",
     "LockedPackage",
     "body_of",
     "lock_path",
+    "parse_lock",
     "parse_lock_body",
     "read_header",
     "sha256_text",
@@ -92,6 +94,42 @@ class LockedPackage:
     version: str  # "" for a direct URL
     text: str  # the whole block, hashes included
     marker: str = ""  # the PEP 508 marker after " ; ", "" when none
+    hashes: tuple[str, ...] = ()
+    url: str | None = None  # for "name @ url"
+
+    @property
+    def pin(self) -> str:
+        """``name==version ; marker``: the entry as a preference, without hashes."""
+        head = (
+            f"{self.name} @ {self.url}" if self.url is not None else f"{self.name}=={self.version}"
+        )
+        return head + (f" ; {self.marker}" if self.marker else "")
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A lockfile parsed once: its header (None when missing or malformed), its
+    body as uv wrote it, and the body's entries."""
+
+    header: LockHeader | None
+    body: str
+    packages: tuple[LockedPackage, ...]
+
+    @property
+    def body_intact(self) -> bool:
+        return self.header is not None and self.header.body_sha256 == sha256_text(self.body)
+
+    def preferences(self) -> str:
+        """The pins as a file uv reads as preferences: no hashes, so that uv
+        takes every hash from the index and never trusts one from this file."""
+        return "".join(p.pin + "\n" for p in self.packages)
+
+
+def parse_lock(text: str) -> Lock:
+    """Header, body and entries of a lock; raises ModelenvError for a body line
+    that is not a ``name==version`` or ``name @ url`` entry."""
+    body = body_of(text)
+    return Lock(parse_header(text), body, tuple(parse_lock_body(body)))
 
 
 def parse_lock_body(body: str) -> list[LockedPackage]:
@@ -108,25 +146,35 @@ def parse_lock_body(body: str) -> list[LockedPackage]:
             blocks.append([line])
     out = []
     for block in blocks:
-        first = block[0].strip().rstrip("\\").strip()
-        head, _, marker = first.partition(" ;")
+        first = block[0].rstrip().rstrip("\\").strip()
+        head, sep, marker = first.partition(" ;")
         head = head.strip()
+        url = None
         if " @ " in head:
             # A direct URL: no version to compare, so it is always installed.
-            name, version = head.split(" @ ", 1)[0], ""
+            name, url = (part.strip() for part in head.split(" @ ", 1))
+            version = ""
         else:
-            name, sep, version = head.partition("==")
-            if not sep:
+            name, eq, version = head.partition("==")
+            if not eq:
                 raise ModelenvError(
                     f"unexpected line in a lock: {block[0]!r}",
                     hint="regenerate the lock with 'modelenv lock'",
                 )
+        hashes = tuple(
+            word[len("--hash=") :]
+            for line in block
+            for word in line.split()
+            if word.startswith("--hash=")
+        )
         out.append(
             LockedPackage(
                 canonicalize_name(name.strip()),
                 version.strip(),
                 "\n".join(block),
-                marker.strip(),
+                marker=marker.strip() if sep else "",
+                hashes=hashes,
+                url=url,
             )
         )
     return out

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
 from . import __version__, uv
@@ -20,11 +18,12 @@ from .errors import ModelenvError
 from .fsutil import atomic_write
 from .host import Interpreter, inspect_interpreter
 from .lockerrors import BuildContext, explain
-from .lockfile import body_of, lock_path, parse_header, sha256_text
+from .lockfile import Lock, body_of, lock_path, parse_header, parse_lock, sha256_text
 from .paths import Paths
 from .plan import DEFAULT_ENGINE, FINGERPRINT_SCHEME, NO_FACTS, Plan
 from .requirements import Entry
 from .spec import Spec, Target
+from .verify import Status, environments, examine, expected_of, verify_body
 
 __all__ = [
     "LockKey",
@@ -59,30 +58,17 @@ class LockKey:
         return f"modelenv lock {self.model} --engine {self.engine} {where}"
 
 
-class Status(str, Enum):
-    UP_TO_DATE = "up to date"
-    MISSING = "missing"
-    STALE = "stale"
-    EDITED = "edited by hand"
-    UNREADABLE = "unreadable"
+def check_lock(path: Path, plan: Plan) -> Status:
+    """Offline: is the committed lock at ``path`` present, current, intact, and
+    does its body satisfy ``plan``? (:func:`verify.examine` says why not.)"""
+    return examine(path, plan).status
 
 
-def check_lock(path: Path, fingerprint: str) -> Status:
-    """Offline: does the lock at ``path`` exist, match ``fingerprint`` and its own body?"""
+def _existing(path: Path) -> Lock | None:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return Status.MISSING
-    except (OSError, UnicodeDecodeError):
-        return Status.UNREADABLE
-    header = parse_header(text)
-    if header is None or header.scheme != FINGERPRINT_SCHEME:
-        return Status.UNREADABLE
-    if header.fingerprint != fingerprint:
-        return Status.STALE
-    if header.body_sha256 != sha256_text(body_of(text)):
-        return Status.EDITED
-    return Status.UP_TO_DATE
+        return parse_lock(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ModelenvError):
+        return None
 
 
 def variant_targets(spec: Spec, engine: str, targets: Mapping[str, Target]) -> list[str]:
@@ -128,15 +114,27 @@ def compile_lock(
     upgrade_packages: Sequence[str] = (),
     offline: bool = False,
     python_downloads: bool = False,
+    preferences: str | None = None,
+    keep_pins: bool = False,
 ) -> CompileResult:
     """Resolve ``plan`` with uv and write the lock to ``path`` atomically.
 
-    Existing pins are kept: the current lock is given to uv as its output file,
-    which uv reads as preferences, unless ``upgrade``. For a target's lock, that
-    file also holds the target's installed versions (ahead of the lock's own
-    pins, and kept with ``upgrade``): uv keeps the host's version of a package
-    wherever the requirements allow it, so an environment holds only the delta.
+    Existing pins are kept unless ``upgrade``: uv reads the pins of its output
+    file as preferences. That file only ever holds pins (``preferences``, else
+    those of the lock at ``path``), never hashes: uv keeps the hashes it finds
+    in an output file, so a hand-edited or forged lock would otherwise pass its
+    hashes on to the new one. Every hash comes from the index. For a target's
+    lock, the file also holds the target's installed versions (ahead of the
+    lock's own pins, and kept with ``upgrade``): uv keeps the host's version of
+    a package wherever the requirements allow it, so an environment holds only
+    the delta.
+
+    ``keep_pins`` (--refresh-hashes): fail, writing nothing, when a pin moved.
+    The new body is verified against the plan before it is written.
     """
+    previous = _existing(path)
+    if preferences is None and previous is not None:
+        preferences = previous.preferences()
     with tempfile.TemporaryDirectory(prefix="modelenv-lock-") as tmp:
         folder = Path(tmp)
         # Relative names: uv writes "# via -r <name>" into the lock, which must
@@ -151,8 +149,8 @@ def compile_lock(
         if plan.host is not None:
             out.write_text(_preferences(plan, path, upgrade, upgrade_packages), encoding="utf-8")
             upgrade = False  # uv would ignore the host's versions too
-        elif path.exists() and not upgrade:
-            shutil.copyfile(path, out)
+        elif preferences and not upgrade:
+            out.write_text(preferences, encoding="utf-8")
         args = uv.compile_command(
             req_in,
             out.name,
@@ -171,14 +169,36 @@ def compile_lock(
         if not result.ok:
             return CompileResult(False, error=explain(result.stderr or result.stdout, _build(plan)))
         body = out.read_text(encoding="utf-8")
-    text = render_lock(plan, body)
-    atomic_write(path, text)
-    count = sum(
-        1
-        for line in body.splitlines()
-        if line and not line[0].isspace() and not line.startswith("#")
+    try:
+        packages = parse_lock(body).packages
+    except ModelenvError as exc:
+        return CompileResult(False, error=f"uv wrote a lock modelenv cannot read: {exc.message}")
+    if keep_pins and previous is not None:
+        moved = _moved_pins(previous, {p.pin for p in packages})
+        if moved:
+            return CompileResult(False, error=moved)
+    problems = verify_body(
+        packages, expected_of(plan.merged, plan.system, plan.facts), environments(plan)
     )
-    return CompileResult(True, packages=count)
+    if problems:
+        return CompileResult(
+            False,
+            error="the new lock does not satisfy the spec:\n" + "\n".join(map(str, problems)),
+        )
+    atomic_write(path, render_lock(plan, body))
+    return CompileResult(True, packages=len(packages))
+
+
+def _moved_pins(previous: Lock, now: set[str]) -> str:
+    before = {p.pin for p in previous.packages}
+    if before == now:
+        return ""
+    lines = [f"    - {pin}" for pin in sorted(before - now)]
+    lines += [f"    + {pin}" for pin in sorted(now - before)]
+    return (
+        "refreshing hashes would change pins (a pinned version is no longer on the index,"
+        " or the spec changed):\n" + "\n".join(lines)
+    )
 
 
 def _build_python(plan: Plan) -> str | None:

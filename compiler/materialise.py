@@ -28,10 +28,11 @@ from filelock import FileLock
 from . import __version__, uv
 from .errors import ModelenvError
 from .fsutil import atomic_write
+from .health import closure_problems
 from .host import Interpreter, host_facts, inspect_interpreter
 from .leases import live_leases
-from .lockfile import lock_path, parse_header, parse_lock_body, sha256_text
-from .locking import Status, check_lock, compile_lock
+from .lockfile import lock_path, parse_lock, parse_lock_body, sha256_text
+from .locking import compile_lock
 from .paths import Paths, display
 from .plan import Plan, make_plan
 from .request import Request
@@ -112,14 +113,20 @@ def _trace(step: str) -> None:
 
 def _committed_lock(paths: Paths, plan: Plan) -> tuple[Path | None, str]:
     """The committed lock if it applies on this host, else (None, why not)."""
+    from .verify import examine
+
     path = lock_path(paths.locks, plan.spec.name, plan.engine_name, plan.python)
-    status = check_lock(path, plan.fingerprint())
-    if status is not Status.UP_TO_DATE:
-        return None, f"the committed lock {display(path)} is {status.value}"
+    check = examine(path, plan)
+    if not check.ok:
+        why = f"the committed lock {display(path)} {'is ' if check.problems == () else ''}"
+        why += check.status.value
+        if check.problems:
+            why += " (" + "; ".join(map(str, check.problems[:3])) + ")"
+        return None, why
     if plan.overridden:
         return None, "overrides or -p change the requirements"
-    header = parse_header(path.read_text(encoding="utf-8"))
-    assert header is not None
+    assert check.lock is not None and check.lock.header is not None
+    header = check.lock.header
     if header.system != plan.system:
         diff = ", ".join(
             f"{k} {header.system.get(k) or 'absent'} in the lock, {plan.system.get(k) or 'absent'}"
@@ -131,19 +138,35 @@ def _committed_lock(paths: Paths, plan: Plan) -> tuple[Path | None, str]:
     return path, ""
 
 
-def _host_preferences(interp: Interpreter) -> str:
-    return "".join(f"{name}=={version}\n" for name, version in sorted(interp.packages.items()))
+def _preferences(paths: Paths, plan: Plan, *, skip_installed: bool) -> str:
+    """Where a local lock starts: the committed lock's pins, and the host's
+    versions in place of those when the environment may reuse them. Never an
+    earlier local lock: it was made for another request (another -p), and its
+    pins would outlive it. Pins only, no hashes: those come from the index."""
+    committed = lock_path(paths.locks, plan.spec.name, plan.engine_name, plan.python)
+    try:
+        pins = {p.pin: p.name for p in parse_lock(committed.read_text(encoding="utf-8")).packages}
+    except (OSError, UnicodeDecodeError, ModelenvError):
+        pins = {}
+    host = plan.interpreter.packages if (skip_installed and plan.interpreter) else {}
+    lines = [pin for pin, name in pins.items() if name not in host]
+    lines += [f"{name}=={version}" for name, version in sorted(host.items())]
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _resolve_local(
-    plan: Plan, dest: Path, *, skip_installed: bool, offline: bool, say: Callable[[str], None]
+    paths: Paths,
+    plan: Plan,
+    dest: Path,
+    *,
+    skip_installed: bool,
+    offline: bool,
+    say: Callable[[str], None],
 ) -> None:
     say("resolving a local lock for this host (this needs the package index)")
-    if skip_installed and plan.interpreter is not None and not dest.exists():
-        # uv takes the pins of an existing output file as preferences: seeding it
-        # with the host's versions makes the resolver reuse what the host has.
-        atomic_write(dest, _host_preferences(plan.interpreter))
-    result = compile_lock(plan, dest, offline=offline)
+    # uv reads the pins of its output file as preferences.
+    preferences = _preferences(paths, plan, skip_installed=skip_installed)
+    result = compile_lock(plan, dest, offline=offline, preferences=preferences)
     if not result.ok:
         raise ModelenvError(
             f"{plan.spec.name} [{plan.engine_name}, py{plan.python}]: resolution failed:\n"
@@ -248,6 +271,8 @@ def _build(
     installed, reused = _install(
         staging, lock_text, interp, skip_installed=skip, plan=plan, offline=offline
     )
+    _trace("check")
+    _check_closure(staging, plan)
     _trace("lock-copy")
     atomic_write(staging / LOCK_NAME, lock_text)
     record = {
@@ -278,6 +303,20 @@ def _build(
     _trace("record")
     atomic_write(staging / RECORD_NAME, json.dumps(seal(record), indent=2) + "\n")
     return installed, reused
+
+
+def _check_closure(staging: Path, plan: Plan) -> None:
+    """Refuse an environment whose packages miss a dependency: the lock that
+    made it is incomplete, and the model would fail at import."""
+    problems = closure_problems(env_python(staging))
+    if problems:
+        label = f"{plan.spec.name} [{plan.engine_name}, py{plan.python}]"
+        raise ModelenvError(
+            f"{label}: the lock does not give every package what it requires:\n"
+            + "\n".join(f"    {line}" for line in problems),
+            hint="the previous environment, if any, is untouched; regenerate the lock:"
+            f" modelenv lock {plan.spec.name} --engine {plan.engine_name} --python {plan.python}",
+        )
 
 
 def _revalidate(
@@ -356,12 +395,10 @@ def _lock_text(
     paths: Paths,
     plan: Plan,
     request: Request,
-    final: Path,
     staging: Path,
     *,
     skip_installed: bool,
     offline: bool,
-    force: bool,
     say: Callable[[str], None],
 ) -> _Chosen:
     """The lock to build from: the matching target's committed lock, else the
@@ -386,10 +423,7 @@ def _lock_text(
     staging.mkdir()
     try:
         local = staging / ".local-lock.txt"
-        previous = final / LOCK_NAME
-        if previous.exists() and not force:
-            shutil.copyfile(previous, local)  # keep earlier local pins
-        _resolve_local(plan, local, skip_installed=skip_installed, offline=offline, say=say)
+        _resolve_local(paths, plan, local, skip_installed=skip_installed, offline=offline, say=say)
         return _Chosen(local.read_text(encoding="utf-8"), "local", reason, plan)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -443,15 +477,7 @@ def ensure(
                 return BuildReport.up_to_date(current)
         staging = root / f".{interp.version}.build-{os.getpid()}"
         chosen = _lock_text(
-            paths,
-            plan,
-            request,
-            final,
-            staging,
-            skip_installed=skip_installed,
-            offline=offline,
-            force=force,
-            say=say,
+            paths, plan, request, staging, skip_installed=skip_installed, offline=offline, say=say
         )
         if chosen.source == "committed" and not force:
             kept = _revalidate(final, chosen.plan, key, chosen, skip_installed=skip_installed)

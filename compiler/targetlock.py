@@ -108,7 +108,7 @@ def target_lock(paths: Paths, plan: Plan, request: Request, target: str) -> Targ
     tplan = make_plan(paths, dataclasses.replace(request, target=target))
     tplan = dataclasses.replace(tplan, interpreter=plan.interpreter)
     path = lock_path(paths.locks, tplan.spec.name, tplan.engine_name, tplan.python, target)
-    status = check_lock(path, tplan.fingerprint())
+    status = check_lock(path, tplan)
     if status is not Status.UP_TO_DATE:
         why = f"the lock for target {target} {display(path)} is {status.value}"
         if target_change(path, target, tplan.target_fingerprint):

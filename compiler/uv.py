@@ -16,6 +16,7 @@ from .errors import ModelenvError
 
 __all__ = [
     "UvResult",
+    "check_command",
     "compile_command",
     "install_command",
     "run",
@@ -221,3 +222,8 @@ def install_command(
         args.append("--offline")
     args += list(index_args)
     return args
+
+
+def check_command(env_python: str) -> list[str]:
+    """``uv pip check``: is every installed package's requirement met?"""
+    return ["pip", "check", "--python", env_python]

@@ -763,4 +763,4 @@ def test_import_the_whole_xinference_corpus(
     )
     assert code == 1
     assert len(out_text.splitlines()) + len(err.splitlines()) >= 784
-    assert "784 of 784 locks missing, stale or edited" in out_text + err
+    assert "784 of 784 locks missing, stale, edited or invalid" in out_text + err

@@ -268,7 +268,7 @@ def test_check_passes_then_fails_after_a_spec_edit(
     code, out, err = run_cli(capsys, "lock", "--check")
     assert code == 1
     assert out == f"{LOCK}: stale; run: {FIX}\n"
-    assert err == "1 of 1 locks missing, stale or edited (fix: modelenv lock)\n"
+    assert err == "1 of 1 locks missing, stale, edited or invalid (fix: modelenv lock)\n"
 
     # the printed command fixes it
     code, _, err = run_cli(capsys, *FIX.split()[1:], "--no-index", "--find-links", str(wheelhouse))
@@ -291,7 +291,7 @@ def test_check_detects_a_hand_edit(
     code, out, err = run_cli(capsys, "lock", "--check")
     assert code == 1
     assert out == f"{LOCK}: edited by hand; run: {FIX}\n"
-    assert err == "1 of 1 locks missing, stale or edited (fix: modelenv lock)\n"
+    assert err == "1 of 1 locks missing, stale, edited or invalid (fix: modelenv lock)\n"
 
     # lock repairs a hand-edited lock even though its fingerprint matches
     code, _, err = lock(capsys, wheelhouse)
@@ -307,7 +307,7 @@ def test_check_missing_and_unreadable(
     code, out, err = run_cli(capsys, "lock", "--check")
     assert code == 1
     assert out == f"{LOCK}: missing; run: {FIX}\n"
-    assert err == "1 of 1 locks missing, stale or edited (fix: modelenv lock)\n"
+    assert err == "1 of 1 locks missing, stale, edited or invalid (fix: modelenv lock)\n"
     assert not (project / "locks").exists()
 
     path = project / LOCK
@@ -337,7 +337,7 @@ def test_check_runs_nothing_and_writes_nothing(
         f"{LOCK}: missing; run: {FIX}",
         f"locks/n/default/py{PY}.txt: stale; run: modelenv lock n --engine default --python {PY}",
     ]
-    assert err == "2 of 2 locks missing, stale or edited (fix: modelenv lock)\n"
+    assert err == "2 of 2 locks missing, stale, edited or invalid (fix: modelenv lock)\n"
     assert calls.calls == []
     assert snapshot(project) == before
 
@@ -562,7 +562,7 @@ def test_orphans_are_reported_and_pruned(
     assert code == 1
     assert out == f"{orphan}: no spec variant produces it; run: modelenv lock --prune\n"
     assert err == (
-        "0 of 1 locks missing, stale or edited, 1 orphaned or left over"
+        "0 of 1 locks missing, stale, edited or invalid, 1 orphaned or left over"
         " (fix: modelenv lock; modelenv lock --prune)\n"
     )
     # a run limited to some models does not judge orphans

@@ -1019,7 +1019,7 @@ def test_doctor_reports_drift_in_plain_words(
     ]
     assert lines[2].startswith("    uv pip check: The package `beta` requires `alpha")
     assert "not installed" in lines[2]
-    assert len(lines) == 3
+    assert lines[3:] == ["    fix: modelenv doctor --fix m"]
     assert err.strip() == "0 healthy, 1 with problems"
     # Another version in its place.
     newer = tmp_path / "newer"
@@ -1030,6 +1030,7 @@ def test_doctor_reports_drift_in_plain_words(
     assert out.splitlines() == [
         f"problem m [default, py{XYZ}]: {built}",
         "    alpha: locked at 1.0.0, found 1.1.0 in the environment",
+        "    fix: modelenv doctor --fix m",
     ]
 
 
@@ -1062,6 +1063,7 @@ def test_doctor_accepts_packages_reused_from_the_host(
     assert out.splitlines() == [
         f"problem m [default, py{XYZ}]: {env}",
         f"    alpha: locked at 1.0.0, found 1.1.0 from the host ({site})",
+        "    fix: modelenv doctor --fix m",
     ]
 
 
@@ -1093,7 +1095,10 @@ def test_doctor_reports_a_missing_lock_copy_and_interpreter(
     (built / LOCK_NAME).unlink()
     code, out, _err = run_cli(capfd, "doctor")
     assert code == 1
-    assert out.splitlines()[1:] == [f"    its lock copy {LOCK_NAME} is missing"]
+    assert out.splitlines()[1:] == [
+        f"    its lock copy {LOCK_NAME} is missing",
+        f"    fix: modelenv create m --engine default --python {XY} --force",
+    ]
     for name in ("python", f"python{XY}", "python3"):
         with_suffix = built / "bin" / name
         if os.path.lexists(with_suffix):
@@ -1101,7 +1106,8 @@ def test_doctor_reports_a_missing_lock_copy_and_interpreter(
     code, out, _err = run_cli(capfd, "doctor")
     assert code == 1
     assert out.splitlines()[1:] == [
-        f"    its interpreter {built / 'bin' / 'python'} does not start"
+        f"    its interpreter {built / 'bin' / 'python'} does not start",
+        f"    fix: modelenv create m --engine default --python {XY} --force",
     ]
 
 

@@ -1,100 +1,48 @@
 """Check environments against their locks: every locked package (whose markers
 apply here) is installed at the locked version, in the environment or reused
-from the host, and `uv pip check` is clean. Reports drift in plain words;
-exit 1 when anything is wrong.
+from the host, and `uv pip check` is clean. Reports drift in plain words with
+the command that repairs it; exit 1 when anything is wrong.
+
+--fix rebuilds each drifted environment from its own lock copy, atomically
+like any build (see repair.py). Drift is only ever found here (and by
+`list --verify`): launching an environment checks file stats, not dist-infos.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import context
+
+if TYPE_CHECKING:
+    from ..paths import Paths
+    from ..ui import UI
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?", metavar="MODEL", help="only this model")
-
-
-def check_environment(path: Path, record: dict[str, Any]) -> list[str]:
-    """Plain-words problems of one v4 environment; empty when healthy."""
-    from .. import uv
-    from ..delta import applies, satisfies
-    from ..errors import ModelenvError
-    from ..host import probe
-    from ..lockfile import body_of, parse_lock_body, sha256_text
-    from ..store import LOCK_NAME, env_python
-
-    problems = []
-    base = record.get("base", {}).get("executable", "")
-    if not Path(base).exists():
-        problems.append(f"its base interpreter {base} is gone: 'modelenv create' rebuilds it")
-    python = env_python(path)
-    try:
-        seen = probe(str(python))
-    except ModelenvError:
-        return [*problems, f"its interpreter {python} does not start"]
-    try:
-        lock_text = (path / LOCK_NAME).read_text(encoding="utf-8")
-    except OSError:
-        return [*problems, f"its lock copy {LOCK_NAME} is missing"]
-    if record.get("lock_sha256") not in (None, sha256_text(lock_text)):
-        return [
-            *problems,
-            f"its lock copy {LOCK_NAME} was changed after the build:"
-            " 'modelenv create --force' rebuilds it",
-        ]
-    try:
-        locked = parse_lock_body(body_of(lock_text))
-    except ModelenvError as exc:
-        return [*problems, f"its lock copy {LOCK_NAME} is unreadable: {exc.message}"]
-    prefix = str(Path(seen["prefix"]).resolve())
-    for pkg in locked:
-        if not applies(pkg.marker, seen["markers"]):
-            continue
-        found = seen["packages"].get(pkg.name)
-        if found is None:
-            pinned = f"locked at {pkg.version}" if pkg.version else "locked (direct URL)"
-            problems.append(f"{pkg.name}: {pinned}, not installed")
-            continue
-        version, location = found
-        where = (
-            "in the environment"
-            if str(Path(location).resolve()).startswith(prefix)
-            else (f"from the host ({location})")
-        )
-        if pkg.version and not satisfies(version, pkg.version):
-            problems.append(f"{pkg.name}: locked at {pkg.version}, found {version} {where}")
-    result = uv.run(["pip", "check", "--python", str(python)])
-    if not result.ok:
-        for line in (result.stdout + result.stderr).strip().splitlines():
-            line = line.strip()
-            if line.startswith("The package") and not _satisfied_elsewhere(line, seen):
-                problems.append(f"uv pip check: {line}")
-    return problems
-
-
-def _satisfied_elsewhere(line: str, seen: dict[str, Any]) -> bool:
-    """uv pip check looks only inside the environment; a requirement met by a
-    package reused from the host (system site-packages) is not a problem."""
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
-
-    parts = line.split("`")
-    if "but it's not installed" not in line or len(parts) < 4:
-        return False
-    try:
-        req = Requirement(parts[3])
-    except InvalidRequirement:
-        return False
-    if req.marker is not None and not req.marker.evaluate(seen["markers"]):
-        return True
-    found = seen["packages"].get(canonicalize_name(req.name))
-    return found is not None and req.specifier.contains(found[0], prereleases=True)
+    parser.add_argument(
+        "--fix",
+        action="store_true",
+        help="rebuild each environment with problems from its own lock copy",
+    )
+    parser.add_argument("--index-url", metavar="URL", help="base package index (with --fix)")
+    parser.add_argument(
+        "--extra-index-url", metavar="URL", action="append", default=[], help="extra index"
+    )
+    parser.add_argument(
+        "--find-links", metavar="PATH", action="append", default=[], help="local wheels"
+    )
+    parser.add_argument("--no-index", action="store_true", help="use no index, only --find-links")
+    parser.add_argument(
+        "--offline", action="store_true", help="install only from uv's cache and local find-links"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..health import check_environment
     from ..manage import scan, select
 
     paths, ui = context(args)
@@ -108,19 +56,73 @@ def run(args: argparse.Namespace) -> int:
             f"no environments under {paths.home}" + (f" for {args.model}" if args.model else "")
         )
         return 0
-    bad = 0
+    bad = fixed = 0
     for e in entries:
         label = f"{e.model} [{e.engine}, py{e.python}]"
         if e.record is None:
             problems = ["no valid record (a build that never finished): 'modelenv gc' removes it"]
         else:
             problems = check_environment(e.path, e.record)
-        if problems:
-            bad += 1
-            ui.result(f"problem {label}: {e.path}")
-            for p in problems:
-                ui.result(f"    {p}")
-        else:
+        if not problems:
             ui.result(f"ok      {label}")
-    ui.info(f"{len(entries) - bad} healthy, {bad} with problems")
+            continue
+        ui.result(f"problem {label}: {e.path}")
+        for p in problems:
+            ui.result(f"    {p}")
+        if e.record is None:
+            bad += 1
+        elif args.fix:
+            if _fix(paths, ui, args, e.path, e.record, label):
+                fixed += 1
+            else:
+                bad += 1
+        else:
+            bad += 1
+            ui.result(f"    fix: {_fix_command(e.path, e.record, e.model)}")
+    healthy = len(entries) - bad - fixed
+    ui.info(
+        f"{healthy} healthy, "
+        + (f"{fixed} repaired, " if args.fix else "")
+        + f"{bad} with problems"
+    )
     return 1 if bad else 0
+
+
+def _fix_command(path: Path, record: dict[str, Any], model: str) -> str:
+    from ..health import repairable
+
+    if repairable(path, record):
+        return f"modelenv doctor --fix {model}"
+    return (
+        f"modelenv create {model} --engine {record.get('engine')}"
+        f" --python {record.get('python')} --force"
+    )
+
+
+def _fix(
+    paths: Paths, ui: UI, args: argparse.Namespace, path: Path, record: dict[str, Any], label: str
+) -> bool:
+    """Repair one environment and check it again; True when it is healthy now."""
+    from ..errors import ModelenvError
+    from ..health import check_environment
+    from ..indexes import from_command_line
+    from ..repair import repair
+
+    index = from_command_line(args.index_url, args.extra_index_url, args.find_links, args.no_index)
+    try:
+        installed = repair(paths, path, record, index=index, offline=args.offline)
+    except ModelenvError as exc:
+        ui.result(f"    not repaired: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+        return False
+    left = check_environment(path, _record_of(path))
+    if left:
+        ui.result(f"    still wrong after the repair: {'; '.join(left)}")
+        return False
+    ui.result(f"repaired {label}: rebuilt from its lock copy, {installed} installed")
+    return True
+
+
+def _record_of(path: Path) -> dict[str, Any]:
+    from ..store import read_record
+
+    return read_record(path) or {}

@@ -11,7 +11,15 @@ locked for every target whose Python X.Y the spec lists (or those its
 target's Python version and platform with its installed versions preferred.
 
 --check is the offline gate for pre-commit and CI: no network, no uv, writes
-nothing; exit 1 listing each missing or stale lock and the command that fixes it.
+nothing. Besides the header (fingerprint and body checksum), it verifies each
+body against its spec (verify.py): every requirement and constraint pinned at a
+satisfying version, #system_NAME# pins at the recorded host or target versions,
+a hash for every entry, no package pinned twice. Exit 1 listing each lock that
+fails, why, and the command that fixes it; with -v, also when locks were made
+through different index settings.
+
+--refresh-hashes relocks keeping every pin, so that every hash comes from the
+current index (a lock made through a partial mirror carries fewer hashes).
 """
 
 from __future__ import annotations
@@ -79,6 +87,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--prune", action="store_true", help="remove locks that no spec produces any more"
     )
     parser.add_argument(
+        "--refresh-hashes",
+        action="store_true",
+        help="keep every pin, fetch every hash again from the current index",
+    )
+    parser.add_argument(
         "--jobs",
         "-j",
         type=int,
@@ -113,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
     paths, ui = context(args)
     if args.jobs < 1:
         raise UsageError("--jobs must be 1 or more")
+    if args.refresh_hashes and (args.check or args.upgrade or args.upgrade_package):
+        raise UsageError("--refresh-hashes keeps every pin: not with --check or --upgrade")
     keys = _keys(paths, args)
     if args.check:
         return _check(paths, ui, keys, args)
@@ -236,24 +251,32 @@ def _broken(ui: UI, keys: _Keys) -> None:
 
 def _check(paths: Paths, ui: UI, keys: _Keys, args: argparse.Namespace) -> int:
     from ..fsutil import stale_temps
-    from ..locking import Status, check_lock, target_change
+    from ..locking import target_change
     from ..paths import display
+    from ..verify import Status, examine
 
     bad = len(keys.broken)
     _broken(ui, keys)
+    index_settings: dict[str, list[Path]] = {}
     for key, plan in keys.planned:
         path = key.path(paths.locks)
-        status = check_lock(path, plan.fingerprint())
-        if status is not Status.UP_TO_DATE:
+        check = examine(path, plan)
+        if check.lock is not None and check.lock.header is not None:
+            index_settings.setdefault(check.lock.header.index_fingerprint, []).append(path)
+        if not check.ok:
             bad += 1
-            why = status.value
+            why = check.status.value
             if (
-                status is Status.STALE
+                check.status is Status.STALE
                 and key.target
                 and target_change(path, key.target, plan.target_fingerprint)
             ):
                 why = f"stale: target {key.target} changed since it was locked (recaptured)"
             ui.result(f"{display(path)}: {why}; run: {key.command()}")
+            for problem in check.problems:
+                ui.result(f"    {key.model}: {problem}")
+    if len(index_settings) > 1:
+        _report_index_settings(ui, index_settings)
     orphans = _orphans(paths, keys, args)
     for orphan in orphans:
         ui.result(f"{display(orphan)}: no spec variant produces it; run: modelenv lock --prune")
@@ -264,7 +287,7 @@ def _check(paths: Paths, ui: UI, keys: _Keys, args: argparse.Namespace) -> int:
     total = len(keys.all)
     if bad or orphans:
         ui.info(
-            f"{bad} of {total} locks missing, stale or edited"
+            f"{bad} of {total} locks missing, stale, edited or invalid"
             + (f", {len(orphans)} orphaned or left over" if orphans else "")
             + " (fix: modelenv lock"
             + ("; modelenv lock --prune" if orphans else "")
@@ -275,11 +298,25 @@ def _check(paths: Paths, ui: UI, keys: _Keys, args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_index_settings(ui: UI, groups: dict[str, list[Path]]) -> None:
+    """-v: locks whose hashes came through different index settings (a partial
+    mirror gives fewer hashes than the full index). Fingerprints only: the
+    settings themselves may hold credentials."""
+    from ..paths import display
+
+    ui.detail(f"locks were made through {len(groups)} different index settings:")
+    for fingerprint, locks in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        shown = ", ".join(display(p) for p in locks[:3]) + (", ..." if len(locks) > 3 else "")
+        ui.detail(f"    {fingerprint[:19] or 'none recorded'}: {len(locks)} locks ({shown})")
+    ui.detail("    to take every hash from the current index: modelenv lock --refresh-hashes")
+
+
 def _lock(paths: Paths, ui: UI, keys: _Keys, args: argparse.Namespace) -> int:
+    from ..errors import ModelenvError
     from ..fsutil import remove_stale_temps
-    from ..locking import Status, check_lock
     from ..paths import display
     from ..plan import make_plan
+    from ..verify import Status, examine
 
     if paths.locks.is_dir():
         for tmp in remove_stale_temps(paths.locks):
@@ -287,8 +324,15 @@ def _lock(paths: Paths, ui: UI, keys: _Keys, args: argparse.Namespace) -> int:
     up_to_date = 0
     todo: list[tuple[LockKey, Plan]] = []
     for key, plan in keys.planned:
-        fresh = check_lock(key.path(paths.locks), plan.fingerprint()) is Status.UP_TO_DATE
-        if fresh and not (args.upgrade or args.upgrade_package):
+        status = examine(key.path(paths.locks), plan).status
+        if args.refresh_hashes:
+            if status is not Status.UP_TO_DATE:
+                raise ModelenvError(
+                    f"{display(key.path(paths.locks))} is {status.value}: --refresh-hashes"
+                    " keeps its pins, so it must first satisfy its spec",
+                    hint=f"run: {key.command()}",
+                )
+        elif status is Status.UP_TO_DATE and not (args.upgrade or args.upgrade_package):
             up_to_date += 1
             ui.detail(f"up to date  {key}")
             continue
@@ -362,6 +406,7 @@ def _compile(paths: Paths, key: LockKey, plan: Plan, args: argparse.Namespace) -
         upgrade_packages=args.upgrade_package,
         offline=args.offline,
         python_downloads=_python_downloads(args),
+        keep_pins=args.refresh_hashes,
     )
 
 

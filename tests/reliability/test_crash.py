@@ -192,7 +192,7 @@ def test_sigkill_create_at_seeded_moments_never_leaves_a_broken_environment(
     assert code == 0, err
 
 
-REBUILD_STEPS = ["venv", "install", "lock-copy", "record", "swap-out", "swap-in"]
+REBUILD_STEPS = ["venv", "install", "check", "lock-copy", "record", "swap-out", "swap-in"]
 
 
 def test_sigkill_create_inside_each_named_step(

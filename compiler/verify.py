@@ -1,0 +1,376 @@
+"""Does a lock satisfy its spec? Offline, from the lock's text and the plan alone.
+
+A header whose fingerprint and body checksum match proves only that nobody
+edited the body after the header was written: a forged or hand-made header
+passes that. :func:`verify` also reads the body and checks that:
+
+- every merged requirement and constraint is pinned at a version that
+  satisfies it, with markers evaluated for the lock's Python on each platform
+  a universal lock covers;
+- ``#system_NAME#`` pins equal the recorded host (or target) versions;
+- every entry has at least one hash;
+- no package is pinned twice for overlapping markers.
+
+What it cannot see offline: whether a pinned package's own dependencies are
+in the lock (the build checks the closure with ``uv pip check``) and whether a
+hash is the real one (the install checks that).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import ModelenvError
+from .lockfile import Lock, LockedPackage, parse_lock
+
+if TYPE_CHECKING:
+    from packaging.markers import Marker
+    from packaging.requirements import Requirement
+
+    from .markers import FactValue
+    from .merge import Merged
+    from .plan import Plan
+
+__all__ = [
+    "Expected",
+    "LockCheck",
+    "Problem",
+    "Status",
+    "environments",
+    "examine",
+    "expected_of",
+    "universal_environments",
+    "verify_body",
+]
+
+# A marker environment, hashable for caching: sorted (variable, value) pairs.
+Env = tuple[tuple[str, str], ...]
+
+
+class Status(str, Enum):
+    UP_TO_DATE = "up to date"
+    MISSING = "missing"
+    STALE = "stale"
+    EDITED = "edited by hand"
+    UNREADABLE = "unreadable"
+    INVALID = "does not satisfy its spec"
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One merged requirement or constraint, as uv was asked to satisfy it."""
+
+    requirement: str  # expanded: #system_numpy# -> numpy==2.1.3
+    written: str  # as in the spec
+    origin: str  # file [table]
+    constraint: bool = False
+    system: str | None = None  # the canonical name of a #system_NAME# entry
+
+    def __str__(self) -> str:
+        shown = self.written
+        if self.requirement != self.written:
+            shown += f" (-> {self.requirement})"
+        return f"{'constraint ' if self.constraint else ''}{shown} ({self.origin})"
+
+
+@dataclass(frozen=True)
+class Problem:
+    requirement: str  # "" for a problem of the lock as a whole
+    pin: str  # the entry as locked, "" when there is none
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class LockCheck:
+    status: Status
+    problems: tuple[Problem, ...] = ()
+    lock: Lock | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.UP_TO_DATE
+
+
+def expected_of(
+    merged: Merged,
+    system: Mapping[str, str | None],
+    facts: Mapping[str, FactValue] | None = None,
+) -> list[Expected]:
+    """What a lock made from ``merged`` must satisfy: ``#system_NAME#`` expanded
+    with ``system`` (canonical name -> version, None when the host has none),
+    host-fact markers evaluated with ``facts`` (None: a universal lock's)."""
+    from .plan import NO_FACTS
+    from .requirements import Kind
+
+    out = []
+    for reqs, constraint in ((merged.requirements, False), (merged.constraints, True)):
+        for r in reqs:
+            is_system = r.entry.kind is Kind.SYSTEM
+            text = r.entry.resolve(system.get(r.key), NO_FACTS if facts is None else facts)
+            if text is None:
+                continue  # its host facts exclude it: uv never saw it
+            out.append(
+                Expected(
+                    requirement=text,
+                    written=r.text,
+                    origin=str(r.origin),
+                    constraint=constraint,
+                    system=r.key if is_system else None,
+                )
+            )
+    return out
+
+
+def examine(
+    path: Path,
+    plan: Plan,
+    *,
+    local: bool = False,
+    system: Mapping[str, str | None] | None = None,
+) -> LockCheck:
+    """Offline: the lock at ``path`` against ``plan``.
+
+    A committed lock (``local=False``) is made from the spec alone and checked
+    against the host versions its header records, or ``system`` (a target's
+    recorded versions); a local lock against the plan's merged requirements
+    (overrides and ``-p`` included) and the plan's host versions.
+    """
+    from .plan import FINGERPRINT_SCHEME
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return LockCheck(Status.MISSING)
+    except (OSError, UnicodeDecodeError):
+        return LockCheck(Status.UNREADABLE)
+    try:
+        lock = parse_lock(text)
+    except ModelenvError as exc:
+        return LockCheck(Status.UNREADABLE, (Problem("", "", exc.message),))
+    header = lock.header
+    if header is None or header.scheme != FINGERPRINT_SCHEME:
+        return LockCheck(Status.UNREADABLE, lock=lock)
+    if header.fingerprint != plan.fingerprint():
+        return LockCheck(Status.STALE, lock=lock)
+    if not lock.body_intact:
+        return LockCheck(Status.EDITED, lock=lock)
+    versions: Mapping[str, str | None]
+    if local:
+        merged, versions = plan.merged, plan.system
+    else:
+        merged = plan.spec_merged
+        versions = header.system if system is None else system
+    problems = verify_body(
+        lock.packages, expected_of(merged, versions, plan.facts), environments(plan)
+    )
+    if system is not None:
+        problems += _recorded_versions(header.system, system)
+    if problems:
+        return LockCheck(Status.INVALID, tuple(problems), lock)
+    return LockCheck(Status.UP_TO_DATE, lock=lock)
+
+
+def _recorded_versions(
+    recorded: Mapping[str, str | None], wanted: Mapping[str, str | None]
+) -> list[Problem]:
+    return [
+        Problem(
+            f"#system_{name}#",
+            "",
+            f"#system_{name}#: the header records {recorded.get(name) or 'none'},"
+            f" the host or target has {wanted.get(name) or 'none'}",
+        )
+        for name in sorted(set(recorded) | set(wanted))
+        if recorded.get(name) != wanted.get(name)
+    ]
+
+
+def verify_body(
+    packages: Sequence[LockedPackage], expected: Sequence[Expected], envs: Sequence[Env]
+) -> list[Problem]:
+    """Every way the body fails ``expected`` in the marker environments ``envs``
+    (see :func:`environments`); empty when it holds."""
+    from packaging.version import InvalidVersion, Version
+
+    problems: list[Problem] = []
+    by_name: dict[str, list[LockedPackage]] = {}
+    for pkg in packages:
+        by_name.setdefault(pkg.name, []).append(pkg)
+        if not pkg.hashes:
+            problems.append(
+                Problem("", _head(pkg), f"{_head(pkg)} has no hash: uv cannot install it")
+            )
+        elif pkg.version:
+            try:
+                Version(pkg.version)
+            except InvalidVersion:
+                problems.append(
+                    Problem("", _head(pkg), f"{_head(pkg)}: {pkg.version!r} is not a version")
+                )
+    for name, pins in by_name.items():
+        if len(pins) > 1:
+            problems += _overlaps(name, pins, envs)
+    for exp in expected:
+        problems += _check_expected(exp, by_name, envs)
+    return problems
+
+
+def _head(pkg: LockedPackage) -> str:
+    return pkg.pin
+
+
+def _overlaps(name: str, pins: list[LockedPackage], envs: Sequence[Env]) -> list[Problem]:
+    out = []
+    for i, a in enumerate(pins):
+        for b in pins[i + 1 :]:
+            where = next((e for e in envs if _applies(a.marker, e) and _applies(b.marker, e)), None)
+            if where is not None:
+                out.append(
+                    Problem(
+                        "",
+                        _head(a),
+                        f"{name} is pinned twice for overlapping markers ({_head(a)} and"
+                        f" {_head(b)}; both apply on {_describe(where)})",
+                    )
+                )
+    return out
+
+
+def _check_expected(
+    exp: Expected, by_name: Mapping[str, list[LockedPackage]], envs: Sequence[Env]
+) -> list[Problem]:
+    req = _requirement(exp.requirement)
+    if req is None:
+        return []  # not PEP 508 (a host-fact marker): nothing to check offline
+    from packaging.utils import canonicalize_name
+
+    marker = str(req.marker) if req.marker is not None else None
+    pins = by_name.get(canonicalize_name(req.name), [])
+    problems: dict[str, Problem] = {}
+    for env in envs:
+        if not _applies(marker, env):
+            continue
+        here = [p for p in pins if _applies(p.marker, env)]
+        if not here and not exp.constraint:
+            key = "missing"
+            if key not in problems:
+                problems[key] = Problem(
+                    exp.requirement,
+                    "",
+                    f"{exp} is not pinned"
+                    + (f" for {_describe(env)}" if pins else "")
+                    + " in the lock",
+                )
+        for pin in here:
+            if pin.url is not None or _head(pin) in problems:
+                continue  # a direct URL has no version to compare
+            if not req.specifier.contains(pin.version, prereleases=True):
+                if exp.system is not None:
+                    why = (
+                        f"#system_{exp.system}# must pin the recorded version"
+                        f" {exp.requirement.split('==', 1)[-1].split(';')[0].strip()},"
+                        f" the lock pins {_head(pin)}"
+                    )
+                else:
+                    why = f"{exp} is pinned at {_head(pin)}, which does not satisfy it"
+                problems[_head(pin)] = Problem(exp.requirement, _head(pin), why)
+    return list(problems.values())
+
+
+@functools.lru_cache(maxsize=4096)
+def _requirement(text: str) -> Requirement | None:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        return Requirement(text)
+    except InvalidRequirement:
+        return None
+
+
+# The platforms a universal lock covers, each at the lock's X.Y (first and a
+# late patch release: uv may split a pin on python_full_version).
+_PLATFORMS = (
+    ("posix", "linux", "Linux", "x86_64"),
+    ("posix", "linux", "Linux", "aarch64"),
+    ("posix", "darwin", "Darwin", "arm64"),
+    ("posix", "darwin", "Darwin", "x86_64"),
+    ("nt", "win32", "Windows", "AMD64"),
+)
+_PATCHES = ("0", "99")
+
+
+def environments(plan: Plan) -> list[Env]:
+    """The marker environments a plan's lock must hold in: a target's own
+    values for a target's lock, else every platform a universal lock covers."""
+    if plan.host is not None:
+        return [_frozen({**plan.host.markers, "extra": ""})]
+    return universal_environments(plan.python)
+
+
+@functools.lru_cache(maxsize=64)
+def universal_environments(python: str) -> list[Env]:
+    out = []
+    for os_name, sys_platform, system, machine in _PLATFORMS:
+        for patch in _PATCHES:
+            full = f"{python}.{patch}"
+            values = {
+                "implementation_name": "cpython",
+                "implementation_version": full,
+                "os_name": os_name,
+                "platform_machine": machine,
+                "platform_python_implementation": "CPython",
+                "platform_release": "",
+                "platform_system": system,
+                "platform_version": "",
+                "python_full_version": full,
+                "python_version": python,
+                "sys_platform": sys_platform,
+                "extra": "",
+            }
+            out.append(_frozen(values))
+    return out
+
+
+def _frozen(values: Mapping[str, str]) -> Env:
+    return tuple(sorted(values.items()))
+
+
+def _describe(env: Env) -> str:
+    v = dict(env)
+    return (
+        f"{v.get('sys_platform', '?')} {v.get('platform_machine', '?')},"
+        f" Python {v.get('python_full_version', '?')}"
+    )
+
+
+@functools.lru_cache(maxsize=65536)
+def _applies(marker: str | None, env: Env) -> bool:
+    if not marker:
+        return True
+    parsed = _marker(marker)
+    if parsed is None:
+        return True  # a marker packaging cannot read is judged by the resolver, not here
+    from packaging.markers import UndefinedEnvironmentName
+
+    try:
+        return parsed.evaluate(dict(env))
+    except UndefinedEnvironmentName:
+        return True
+
+
+@functools.lru_cache(maxsize=4096)
+def _marker(text: str) -> Marker | None:
+    from packaging.markers import InvalidMarker, Marker
+
+    try:
+        return Marker(text)
+    except InvalidMarker:
+        return None
