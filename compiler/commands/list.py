@@ -2,7 +2,9 @@
 
 Status: ok; stale (its lock no longer matches the spec, or the spec is gone);
 broken (no valid record: a build that never finished); partial (leftovers of
-a killed build); legacy (a layout modelenv recognises but does not build).
+a killed build); legacy (a layout modelenv recognises but does not build); with --verify, drifted (its
+packages no longer match its lock: see `modelenv doctor`). --verify reads
+every dist-info of every environment, so it is opt-in.
 Sizes count a hard-linked file once. --json prints a stable document
 (docs/commands.md#list).
 """
@@ -20,6 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", metavar="E", help="only this engine ('default' for none)")
     parser.add_argument("--python", metavar="X.Y", help="only this Python version")
     parser.add_argument("--json", action="store_true", help="print a JSON document")
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="also check each environment's packages against its lock (slower)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,6 +36,12 @@ def run(args: argparse.Namespace) -> int:
     entries = select(
         scan(paths, is_stale=spec_staleness(paths)), args.model, args.engine, args.python
     )
+    if args.verify:
+        from ..health import check_environment
+
+        for e in entries:
+            if e.status == "ok" and e.record is not None and check_environment(e.path, e.record):
+                e.status = "drifted"
     if args.json:
         ui.result(
             json.dumps(
