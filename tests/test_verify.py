@@ -45,7 +45,7 @@ def test_parse_lock_reads_version_marker_and_hashes() -> None:
     assert (alpha.name, alpha.version, alpha.marker) == ("alpha", "1.0", "sys_platform == 'linux'")
     assert alpha.hashes == ("sha256:" + "a" * 64, "sha256:" + "b" * 64)
     assert alpha.pin == "alpha==1.0 ; sys_platform == 'linux'"
-    assert (beta.name, beta.version, beta.marker, beta.hashes) == ("beta-pkg", "2.0", None, ())
+    assert (beta.name, beta.version, beta.marker, beta.hashes) == ("beta-pkg", "2.0", "", ())
     assert parse_lock("# header\n\n" + body).preferences() == (
         "alpha==1.0 ; sys_platform == 'linux'\nbeta-pkg==2.0\n"
     )

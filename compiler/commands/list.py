@@ -2,9 +2,9 @@
 
 Status: ok; stale (its lock no longer matches the spec, or the spec is gone);
 broken (no valid record: a build that never finished); partial (leftovers of
-a killed build); legacy (a layout modelenv recognises but does not build); with --verify, drifted (its
-packages no longer match its lock: see `modelenv doctor`). --verify reads
-every dist-info of every environment, so it is opt-in.
+a killed build); legacy (a layout modelenv recognises but does not build);
+with --verify, drifted (its packages no longer match its lock: see `modelenv
+doctor`). --verify reads every dist-info of every environment: opt-in.
 Sizes count a hard-linked file once. --json prints a stable document
 (docs/commands.md#list).
 """
