@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from compiler.lockfile import LockedPackage, body_of, parse_lock, sha256_text
-from compiler.verify import Expected, verify_body
+from compiler.verify import Expected, universal_environments, verify_body
 
 from .conftest import run_cli
 from .test_lock import FIX, LOCK, header_field, lock, sha256_file, spec
@@ -33,7 +33,7 @@ def exp(requirement: str, **kw: object) -> Expected:
 
 
 def messages(body: str, *expected: Expected) -> list[str]:
-    return [str(p) for p in verify_body(packages(body), expected, "3.11")]
+    return [str(p) for p in verify_body(packages(body), expected, universal_environments("3.11"))]
 
 
 def test_parse_lock_reads_version_marker_and_hashes() -> None:
