@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -331,4 +332,22 @@ def orphan_locks(paths: Paths, expected: set[Path]) -> list[Path]:
     """Lockfiles under the locks folder that no current spec variant or target produces."""
     if not paths.locks.is_dir():
         return []
-    return sorted(p for p in paths.locks.glob("*/*/*.txt") if p not in expected and p.is_file())
+    return sorted(
+        p
+        for p in paths.locks.glob("*/*/*.txt")
+        if p not in expected and p.is_file() and _is_lock(p)
+    )
+
+
+def _is_lock(path: Path) -> bool:
+    """A universal lock by its name, a target's lock by its header: --prune
+    never removes a text file modelenv did not write."""
+    if re.fullmatch(r"py\d+\.\d+\.txt", path.name):
+        return True
+    try:
+        with path.open(encoding="utf-8") as f:
+            head = f.read(16384)
+    except (OSError, UnicodeDecodeError):
+        return False
+    header = parse_header(head)
+    return header is not None and header.target == path.stem

@@ -200,3 +200,22 @@ def test_show_for_a_target(
         "  (gpu-extra)" in out
         and "gpu-extra ; has_cuda: left out, its host facts do not hold" in out
     )
+
+
+def test_prune_removes_target_locks_only(
+    project: Path, hosts: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _capture(capsys, "cpu", hosts["cpu"], "--fact", "has_cuda=false")
+    write_spec(project, "m", SPEC)
+    assert _lock(capsys, hosts["wheels"])[0] == 0
+    notes = project / "locks/m/default/notes.txt"
+    notes.write_text("mine\n")
+    (project / "specs/_targets/cpu.toml").unlink()
+    code, out, _ = run_cli(capsys, "lock", "--check")
+    assert code == 1
+    assert (
+        out == "locks/m/default/cpu.txt: no spec variant produces it; run: modelenv lock --prune\n"
+    )
+    code, _, err = run_cli(capsys, "lock", "--prune", "--offline")
+    assert code == 0, err
+    assert not (project / "locks/m/default/cpu.txt").exists() and notes.exists()
