@@ -73,6 +73,7 @@ class Entry:
             "status": self.status,
             "installed": self.installed if self.record else None,
             "reused": self.reused if self.record else None,
+            "target": (self.record or {}).get("target"),
             "size": self.size,
             "last_used": _iso(self.last_used),
             "in_use_by": self.leases,

@@ -127,12 +127,18 @@ def _committed_lock(paths: Paths, plan: Plan) -> tuple[Path | None, str]:
         return None, "overrides or -p change the requirements"
     assert check.lock is not None and check.lock.header is not None
     header = check.lock.header
-    if header.system != plan.system:
+    from .targeting import same_version
+
+    differ = [
+        k
+        for k in sorted(set(header.system) | set(plan.system))
+        if not same_version(header.system.get(k), plan.system.get(k))
+    ]
+    if differ:
         diff = ", ".join(
             f"{k} {header.system.get(k) or 'absent'} in the lock, {plan.system.get(k) or 'absent'}"
             " on this host"
-            for k in sorted(set(header.system) | set(plan.system))
-            if header.system.get(k) != plan.system.get(k)
+            for k in differ
         )
         return None, f"host versions differ from the committed lock ({diff})"
     return path, ""

@@ -4,6 +4,7 @@ closest and how it differs; the host's packages are reused, never copied."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -112,6 +113,9 @@ def test_a_matching_host_uses_its_target_lock_without_resolving(
     code, out, err = create(capfd, locked, "cpu")
     assert code == 0, err
     assert "up to date" in err and "target" not in err
+    code, out, _err = cli(capfd, "list", "--json")
+    assert code == 0
+    assert [e["target"] for e in json.loads(out)["environments"]] == ["cpu"]
 
 
 def test_a_host_with_cuda_matches_the_cuda_target(
@@ -193,3 +197,16 @@ def test_ensure_env_takes_a_target(
     env = compiler.ensure_env("m", base_python=locked["cpu"], target="cpu")
     assert env is not None
     assert env.record["target"] == "cpu"
+
+
+def test_a_local_lock_evaluates_fact_markers_for_the_live_host(
+    locked: dict[str, Path], project: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    (project / "specs/_targets/gpu.toml").unlink()
+    code, out, err = create(capfd, locked, "gpu", "--no-index")
+    assert code == 0, err
+    assert "no target matches this host; the closest, cpu, differs:" in err
+    rec = record(created_path(out))
+    assert rec["lock_source"] == "local"
+    # This host has CUDA (its torch says 12.8): 'gpu-extra ; has_cuda' applies.
+    assert rec["installed"] == ["beta==2.0.0", "gpu-extra==1.0.0"]

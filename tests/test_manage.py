@@ -185,6 +185,7 @@ def entry(
         "status": status,
         "installed": installed,
         "reused": reused,
+        "target": None,
         "size": size,
         "last_used": ISO[int(last_used)],
         "in_use_by": in_use_by or [],
