@@ -16,12 +16,13 @@ from pathlib import Path
 from .errors import UsageError
 from .host import HostFacts, host_facts
 from .lockfile import lock_path
-from .locking import Status, check_lock, target_change
+from .locking import target_change
 from .names import did_you_mean
 from .paths import Paths, display
 from .plan import Plan, make_plan
 from .request import Request
 from .targeting import differences, match_target
+from .verify import examine
 
 __all__ = ["TARGET_VAR", "TargetLock", "choose_target", "live_host", "requested_target"]
 
@@ -108,11 +109,13 @@ def target_lock(paths: Paths, plan: Plan, request: Request, target: str) -> Targ
     tplan = make_plan(paths, dataclasses.replace(request, target=target))
     tplan = dataclasses.replace(tplan, interpreter=plan.interpreter)
     path = lock_path(paths.locks, tplan.spec.name, tplan.engine_name, tplan.python, target)
-    status = check_lock(path, tplan)
-    if status is not Status.UP_TO_DATE:
-        why = f"the lock for target {target} {display(path)} is {status.value}"
+    check = examine(path, tplan, system=tplan.system)
+    if not check.ok:
+        why = f"the lock for target {target} {display(path)} is {check.status.value}"
         if target_change(path, target, tplan.target_fingerprint):
             why += f" (target {target} was captured again since)"
+        if check.problems:
+            why += " (" + "; ".join(map(str, check.problems[:3])) + ")"
         return TargetLock(None, tplan, why)
     if tplan.overridden:
         return TargetLock(None, tplan, "overrides or -p change the requirements")

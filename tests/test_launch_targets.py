@@ -210,3 +210,22 @@ def test_a_local_lock_evaluates_fact_markers_for_the_live_host(
     assert rec["lock_source"] == "local"
     # This host has CUDA (its torch says 12.8): 'gpu-extra ; has_cuda' applies.
     assert rec["installed"] == ["beta==2.0.0", "gpu-extra==1.0.0"]
+
+
+def test_a_recaptured_target_makes_its_lock_stale_at_launch_too(
+    locked: dict[str, Path], project: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    target = project / "specs/_targets/cpu.toml"
+    text = target.read_text()
+    assert 'alpha = "1.0.0"' in text
+    target.write_text(text.replace('alpha = "1.0.0"', 'alpha = "1.0.1"'))
+    code, out, err = create(capfd, locked, "cpu", "--no-index")
+    assert code == 0, err
+    # Only #system_NAME# packages decide the match: alpha does not.
+    assert "this host matches target cpu\n" in err
+    assert (
+        "the committed lock does not apply: the lock for target cpu locks/m/default/cpu.txt"
+        " is stale (target cpu was captured again since)\n"
+    ) in err
+    rec = record(created_path(out))
+    assert rec["lock_source"] == "local" and rec["target"] is None
