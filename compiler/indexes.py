@@ -245,14 +245,18 @@ def layered(
     command_line: IndexSettings,
     env: Mapping[str, str] | None = None,
     target: IndexSettings | None = None,
+    *,
+    project: IndexSettings | None = None,
 ) -> IndexSettings:
     """Command line over the target's ``[index]`` over spec over environment
-    over pip's configuration files."""
+    over the project's ``[tool.modelenv]`` over pip's configuration files."""
     env = os.environ if env is None else env
     result = IndexSettings()
     for path in pip_config_files(env):
         if path.is_file():
             result = _from_pip_file(path).over(result)
+    if project is not None:
+        result = project.over(result)
     result = _from_environment(env).over(result)
     result = spec.over(result)
     if target is not None:

@@ -28,14 +28,20 @@ class Paths:
         specs: str | os.PathLike[str] | None = None,
         locks: str | os.PathLike[str] | None = None,
         home: str | os.PathLike[str] | None = None,
+        *,
+        defaults: tuple[Path | None, Path | None, Path | None] = (None, None, None),
     ) -> Paths:
-        """Explicit arguments, else ``MODELENV_*`` variables, else the defaults."""
+        """Explicit arguments, else ``MODELENV_*`` variables, else ``defaults``
+        (the project's: see project.py), else ./specs, ./locks and ~/.modelenv."""
         env = os.environ
+        d_specs, d_locks, d_home = defaults
         # Absolute: VIRTUAL_ENV, PATH and records must not depend on the current folder.
         return cls(
-            specs=Path(specs or env.get("MODELENV_SPECS") or "specs").absolute(),
-            locks=Path(locks or env.get("MODELENV_LOCKS") or "locks").absolute(),
-            home=Path(home or env.get("MODELENV_HOME") or Path.home() / ".modelenv").absolute(),
+            specs=Path(specs or env.get("MODELENV_SPECS") or d_specs or "specs").absolute(),
+            locks=Path(locks or env.get("MODELENV_LOCKS") or d_locks or "locks").absolute(),
+            home=Path(
+                home or env.get("MODELENV_HOME") or d_home or Path.home() / ".modelenv"
+            ).absolute(),
         )
 
     def spec_path(self, model: str) -> Path:

@@ -328,7 +328,13 @@ def make_plan(
     # The machine's settings (pip config files, environment) are host facts too:
     # an offline check of fingerprints needs none of them.
     index = (
-        indexes.layered(spec_index, request.index, os.environ if env is None else env, target_index)
+        indexes.layered(
+            spec_index,
+            request.index,
+            os.environ if env is None else env,
+            target_index,
+            project=request.project_index,
+        )
         if inspect_host
         else target_index.over(spec_index)
     )

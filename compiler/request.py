@@ -54,6 +54,8 @@ class Request:
     base_beneath_venv: bool = False
     strict_system: bool = False
     index: indexes.IndexSettings = field(default_factory=indexes.IndexSettings)
+    # [tool.modelenv] index settings: below the environment's (project.py).
+    project_index: indexes.IndexSettings = field(default_factory=indexes.IndexSettings)
     # A target (specs/_targets/NAME.toml): the plan is for that host, not this one.
     target: str | None = None
 
@@ -107,7 +109,14 @@ def request_from_args(args: argparse.Namespace, model: str) -> Request:
         base_python=args.base_python,
         base_beneath_venv=True,
         strict_system=args.strict_system,
+        project_index=_project_index(),
         index=indexes.from_command_line(
             args.index_url, args.extra_index_url, args.find_links, args.no_index
         ),
     )
+
+
+def _project_index() -> indexes.IndexSettings:
+    from .project import discover
+
+    return discover().index()

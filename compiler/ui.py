@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
-__all__ = ["UI"]
+__all__ = ["SCHEMA_VERSION", "UI", "json_document"]
+
+# Of every --json document (docs/commands.md): bumped when a key is removed or
+# changes meaning; new keys may appear within one version.
+SCHEMA_VERSION = 1
+
+
+def json_document(doc: dict[str, Any]) -> str:
+    """``doc`` as printed by --json: ``schema_version`` first."""
+    return json.dumps({"schema_version": SCHEMA_VERSION, **doc}, indent=2)
 
 
 class UI:

@@ -262,13 +262,13 @@ def test_check_passes_then_fails_after_a_spec_edit(
 ) -> None:
     spec(project, ["beta"])
     assert lock(capsys, wheelhouse)[0] == 0
-    assert run_cli(capsys, "lock", "--check") == (0, "", "1 locks up to date\n")
+    assert run_cli(capsys, "lock", "--check") == (0, "", "1 lock up to date\n")
 
     spec(project, ["beta", "gamma"])
     code, out, err = run_cli(capsys, "lock", "--check")
     assert code == 1
     assert out == f"{LOCK}: stale; run: {FIX}\n"
-    assert err == "1 of 1 locks missing, stale, edited or invalid (fix: modelenv lock)\n"
+    assert err == "1 of 1 lock missing, stale, edited or invalid (fix: modelenv lock)\n"
 
     # the printed command fixes it
     code, _, err = run_cli(capsys, *FIX.split()[1:], "--no-index", "--find-links", str(wheelhouse))
@@ -291,7 +291,7 @@ def test_check_detects_a_hand_edit(
     code, out, err = run_cli(capsys, "lock", "--check")
     assert code == 1
     assert out == f"{LOCK}: edited by hand; run: {FIX}\n"
-    assert err == "1 of 1 locks missing, stale, edited or invalid (fix: modelenv lock)\n"
+    assert err == "1 of 1 lock missing, stale, edited or invalid (fix: modelenv lock)\n"
 
     # lock repairs a hand-edited lock even though its fingerprint matches
     code, _, err = lock(capsys, wheelhouse)
@@ -307,7 +307,7 @@ def test_check_missing_and_unreadable(
     code, out, err = run_cli(capsys, "lock", "--check")
     assert code == 1
     assert out == f"{LOCK}: missing; run: {FIX}\n"
-    assert err == "1 of 1 locks missing, stale, edited or invalid (fix: modelenv lock)\n"
+    assert err == "1 of 1 lock missing, stale, edited or invalid (fix: modelenv lock)\n"
     assert not (project / "locks").exists()
 
     path = project / LOCK
@@ -562,18 +562,18 @@ def test_orphans_are_reported_and_pruned(
     assert code == 1
     assert out == f"{orphan}: no spec variant produces it; run: modelenv lock --prune\n"
     assert err == (
-        "0 of 1 locks missing, stale, edited or invalid, 1 orphaned or left over"
+        "0 of 1 lock missing, stale, edited or invalid, 1 orphaned or left over"
         " (fix: modelenv lock; modelenv lock --prune)\n"
     )
     # a run limited to some models does not judge orphans
-    assert run_cli(capsys, "lock", "--check", "a") == (0, "", "1 locks up to date\n")
+    assert run_cli(capsys, "lock", "--check", "a") == (0, "", "1 lock up to date\n")
 
     code, _, err = lock(capsys, wheelhouse, "--prune")
     assert code == 0
     assert err == f"pruned      {orphan}\n0 locked, 1 up to date, 0 failed, 1 pruned\n"
     assert not (project / "locks" / "b").exists()
     assert (project / f"locks/a/default/py{PY}.txt").is_file()
-    assert run_cli(capsys, "lock", "--check") == (0, "", "1 locks up to date\n")
+    assert run_cli(capsys, "lock", "--check") == (0, "", "1 lock up to date\n")
 
 
 def test_lock_ignores_user_overrides(

@@ -267,6 +267,7 @@ def test_list_json_is_the_exact_documented_document_for_every_layout(
     assert all(sizes[p] > 0 for p in order)
     doc = list_json(capfd)
     assert doc == {
+        "schema_version": 1,
         "home": str(home()),
         "environments": [
             entry(legacy["v1"], "old1", "v1", "legacy", size=sizes[legacy["v1"]], last_used=T_OLD),
@@ -403,7 +404,7 @@ def test_list_on_an_empty_home(project: Path, capfd: pytest.CaptureFixture[str])
     code, out, err = run_cli(capfd, "list")
     assert (code, out) == (0, "")
     assert err.strip() == f"no environments under {home()}"
-    assert list_json(capfd) == {"home": str(home()), "environments": []}
+    assert list_json(capfd) == {"schema_version": 1, "home": str(home()), "environments": []}
 
 
 def test_hard_linked_files_count_once_in_the_total(

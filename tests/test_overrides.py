@@ -26,6 +26,7 @@ packages = ["peft"]
 """
 
 DOC_KEYS = {
+    "schema_version",
     "model",
     "engine",
     "python",

@@ -7,13 +7,31 @@ import argparse
 from ..paths import Paths
 from ..ui import UI
 
-__all__ = ["context"]
+__all__ = ["context", "folder_flags"]
 
 
 def context(args: argparse.Namespace) -> tuple[Paths, UI]:
     """The folders and the output settings every command shares."""
+    from ..project import discover
+
+    project = discover()
     paths = Paths.resolve(
-        getattr(args, "specs", None), getattr(args, "locks", None), getattr(args, "home", None)
+        getattr(args, "specs", None),
+        getattr(args, "locks", None),
+        getattr(args, "home", None),
+        defaults=(project.folder("specs"), project.folder("locks"), project.folder("home")),
     )
     verbosity = -1 if getattr(args, "quiet", False) else int(getattr(args, "verbose", 0) or 0)
     return paths, UI(verbosity)
+
+
+def folder_flags(args: argparse.Namespace) -> str:
+    """The --specs/--locks given on the command line, for commands we suggest."""
+    import shlex
+
+    out = ""
+    for name in ("specs", "locks"):
+        value = getattr(args, name, None)
+        if value:
+            out += f" --{name} {shlex.quote(str(value))}"
+    return out

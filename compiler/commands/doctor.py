@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?", metavar="MODEL", help="only this model")
+    parser.add_argument("--engine", metavar="E", help="only this engine ('default' for none)")
+    parser.add_argument("--python", metavar="X.Y", help="only this Python version")
+    parser.add_argument("--json", action="store_true", help="print a JSON document (no --fix)")
     parser.add_argument(
         "--fix",
         action="store_true",
@@ -48,13 +51,15 @@ def run(args: argparse.Namespace) -> int:
     paths, ui = context(args)
     entries = [
         e
-        for e in select(scan(paths, sizes=False), args.model, None, None)
+        for e in select(scan(paths, sizes=False), args.model, args.engine, args.python)
         if e.layout == "v4" and e.status != "partial"
     ]
+    if args.json:
+        return _json(paths, ui, args, entries)
     if not entries:
-        ui.info(
-            f"no environments under {paths.home}" + (f" for {args.model}" if args.model else "")
-        )
+        asked = (("for", args.model), ("engine", args.engine), ("python", args.python))
+        which = " ".join(f"{what} {value}" for what, value in asked if value)
+        ui.info(f"no environments under {paths.home}" + (f" {which}" if which else ""))
         return 0
     bad = fixed = 0
     for e in entries:
@@ -126,3 +131,32 @@ def _record_of(path: Path) -> dict[str, Any]:
     from ..store import read_record
 
     return read_record(path) or {}
+
+
+def _json(paths: Paths, ui: UI, args: argparse.Namespace, entries: list[Any]) -> int:
+    """The same checks as one document (docs/commands.md#json-output)."""
+    from ..errors import UsageError
+    from ..health import check_environment
+    from ..ui import json_document
+
+    if args.fix:
+        raise UsageError("--json reports only; run --fix without it")
+    environments = []
+    for e in entries:
+        if e.record is None:
+            problems = ["no valid record (a build that never finished): 'modelenv gc' removes it"]
+        else:
+            problems = check_environment(e.path, e.record)
+        environments.append(
+            {
+                "model": e.model,
+                "engine": e.engine,
+                "python": e.python,
+                "path": str(e.path),
+                "ok": not problems,
+                "problems": problems,
+            }
+        )
+    ok = all(env["ok"] for env in environments)
+    ui.result(json_document({"home": str(paths.home), "ok": ok, "environments": environments}))
+    return 0 if ok else 1

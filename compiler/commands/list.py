@@ -12,7 +12,6 @@ Sizes count a hard-linked file once. --json prints a stable document
 from __future__ import annotations
 
 import argparse
-import json
 
 from . import context
 
@@ -43,10 +42,10 @@ def run(args: argparse.Namespace) -> int:
             if e.status == "ok" and e.record is not None and check_environment(e.path, e.record):
                 e.status = "drifted"
     if args.json:
+        from ..ui import json_document
+
         ui.result(
-            json.dumps(
-                {"home": str(paths.home), "environments": [e.as_json() for e in entries]}, indent=2
-            )
+            json_document({"home": str(paths.home), "environments": [e.as_json() for e in entries]})
         )
         return 0
     if not entries:

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import context
+from . import context, folder_flags
 
 if TYPE_CHECKING:
     from ..locking import CompileResult, LockKey
@@ -86,6 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--prune", action="store_true", help="remove locks that no spec produces any more"
     )
+    parser.add_argument("--json", action="store_true", help="with --check: print a JSON document")
     parser.add_argument(
         "--refresh-hashes",
         action="store_true",
@@ -95,9 +96,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--jobs",
         "-j",
         type=int,
-        default=os.cpu_count() or 1,
+        default=None,
         metavar="N",
-        help="uv processes at once (default: number of CPUs)",
+        help="uv processes at once (default: $MODELENV_JOBS, [tool.modelenv] jobs, else"
+        " 4 per CPU, at most 16: resolving waits on the network more than on the CPU)",
     )
     parser.add_argument(
         "--base-python", metavar="PATH", help="interpreter whose versions pin #system_NAME# entries"
@@ -124,10 +126,11 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import UsageError
 
     paths, ui = context(args)
-    if args.jobs < 1:
-        raise UsageError("--jobs must be 1 or more")
     if args.refresh_hashes and (args.check or args.upgrade or args.upgrade_package):
         raise UsageError("--refresh-hashes keeps every pin: not with --check or --upgrade")
+    if args.json and not args.check:
+        raise UsageError("--json goes with --check")
+    args.jobs = _jobs(args.jobs)
     keys = _keys(paths, args)
     if args.check:
         return _check(paths, ui, keys, args)
@@ -250,65 +253,14 @@ def _broken(ui: UI, keys: _Keys) -> None:
 
 
 def _check(paths: Paths, ui: UI, keys: _Keys, args: argparse.Namespace) -> int:
-    from ..fsutil import stale_temps
-    from ..locking import target_change
-    from ..paths import display
-    from ..verify import Status, examine
+    from ..lockcheck import check_locks, render_json, render_text
 
-    bad = len(keys.broken)
-    _broken(ui, keys)
-    index_settings: dict[str, list[Path]] = {}
-    for key, plan in keys.planned:
-        path = key.path(paths.locks)
-        check = examine(path, plan)
-        if check.lock is not None and check.lock.header is not None:
-            index_settings.setdefault(check.lock.header.index_fingerprint, []).append(path)
-        if not check.ok:
-            bad += 1
-            why = check.status.value
-            if (
-                check.status is Status.STALE
-                and key.target
-                and target_change(path, key.target, plan.target_fingerprint)
-            ):
-                why = f"stale: target {key.target} changed since it was locked (recaptured)"
-            ui.result(f"{display(path)}: {why}; run: {key.command()}")
-            for problem in check.problems:
-                ui.result(f"    {key.model}: {problem}")
-    if len(index_settings) > 1:
-        _report_index_settings(ui, index_settings)
-    orphans = _orphans(paths, keys, args)
-    for orphan in orphans:
-        ui.result(f"{display(orphan)}: no spec variant produces it; run: modelenv lock --prune")
-    leftovers = stale_temps(paths.locks) if paths.locks.is_dir() else []
-    for tmp in leftovers:
-        ui.result(f"{display(tmp)}: left by a lock that was killed; run: modelenv lock")
-    orphans += leftovers
-    total = len(keys.all)
-    if bad or orphans:
-        ui.info(
-            f"{bad} of {total} locks missing, stale, edited or invalid"
-            + (f", {len(orphans)} orphaned or left over" if orphans else "")
-            + " (fix: modelenv lock"
-            + ("; modelenv lock --prune" if orphans else "")
-            + ")"
-        )
-        return 1
-    ui.info(f"{total} locks up to date")
-    return 0
-
-
-def _report_index_settings(ui: UI, groups: dict[str, list[Path]]) -> None:
-    """-v: locks whose hashes came through different index settings (a partial
-    mirror gives fewer hashes than the full index). Fingerprints only: the
-    settings themselves may hold credentials."""
-    from ..paths import display
-
-    ui.detail(f"locks were made through {len(groups)} different index settings:")
-    for fingerprint, locks in sorted(groups.items(), key=lambda kv: -len(kv[1])):
-        shown = ", ".join(display(p) for p in locks[:3]) + (", ..." if len(locks) > 3 else "")
-        ui.detail(f"    {fingerprint[:19] or 'none recorded'}: {len(locks)} locks ({shown})")
-    ui.detail("    to take every hash from the current index: modelenv lock --refresh-hashes")
+    found = check_locks(paths, keys.planned, keys.broken, _orphans(paths, keys, args))
+    if args.json:
+        ui.result(render_json(found, folder_flags(args)))
+    else:
+        render_text(found, ui, folder_flags(args))
+    return 1 if found.problems else 0
 
 
 def _lock(paths: Paths, ui: UI, keys: _Keys, args: argparse.Namespace) -> int:
@@ -339,11 +291,13 @@ def _lock(paths: Paths, ui: UI, keys: _Keys, args: argparse.Namespace) -> int:
         todo.append((key, plan))
     # Host facts are read once per interpreter, before the parallel part.
     from ..indexes import from_command_line
+    from ..project import discover
     from ..request import Request
 
     cli_index = from_command_line(
         args.index_url, args.extra_index_url, args.find_links, args.no_index
     )
+    project_index = discover().index()
     planned = []
     for key, plan in todo:
         request = Request(
@@ -354,6 +308,7 @@ def _lock(paths: Paths, ui: UI, keys: _Keys, args: argparse.Namespace) -> int:
             base_python=args.base_python,
             base_beneath_venv=True,
             index=cli_index,
+            project_index=project_index,
             target=key.target,
         )
         full = make_plan(paths, request)
@@ -411,10 +366,35 @@ def _compile(paths: Paths, key: LockKey, plan: Plan, args: argparse.Namespace) -
 
 
 def _python_downloads(args: argparse.Namespace) -> bool:
+    """--python-downloads, else $MODELENV_PYTHON_DOWNLOADS, else [tool.modelenv]."""
     if args.python_downloads is not None:
         return bool(args.python_downloads)
     raw = os.environ.get("MODELENV_PYTHON_DOWNLOADS", "").strip().lower()
-    return raw in ("1", "true", "yes", "on")
+    if raw:
+        return raw in ("1", "true", "yes", "on")
+    from ..project import discover
+
+    return bool(discover().settings.get("python-downloads", False))
+
+
+def _jobs(given: int | None) -> int:
+    """--jobs, else $MODELENV_JOBS, else [tool.modelenv] jobs, else 4 per CPU (16 at most)."""
+    from ..errors import UsageError
+
+    if given is None:
+        raw = os.environ.get("MODELENV_JOBS", "").strip()
+        if raw:
+            if not raw.isdigit():
+                raise UsageError(f"MODELENV_JOBS must be a whole number, not {raw!r}")
+            given = int(raw)
+    if given is None:
+        from ..project import discover
+
+        configured = discover().settings.get("jobs")
+        given = int(configured) if configured else min(16, 4 * (os.cpu_count() or 1))
+    if given < 1:
+        raise UsageError("--jobs must be 1 or more")
+    return given
 
 
 def _remove_empty_parents(folder: Path, stop: Path) -> None:

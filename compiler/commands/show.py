@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from typing import Any
 
 from ..request import add_request_options
@@ -35,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
     plan = make_plan(paths, request)
     doc = plan_document(plan)
     if args.json:
-        ui.result(json.dumps(doc, indent=2))
+        from ..ui import json_document
+
+        ui.result(json_document(doc))
     else:
         ui.result(render_text(doc))
     for warning in plan.warnings:

@@ -17,7 +17,10 @@ from . import context
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", metavar="PATH", help="spec files or folders")
+    parser.add_argument(
+        "paths", nargs="*", metavar="PATH", help="spec files or folders (default: the specs folder)"
+    )
+    parser.add_argument("--json", action="store_true", help="print a JSON document")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,9 +79,25 @@ def run(args: argparse.Namespace) -> int:
             found = check_spec_file(file, engines if not engine_problems else None)[1]
         problems += found
         invalid += bool(found)
+    count = len(seen)
+    if args.json:
+        from ..ui import json_document
+
+        ui.result(
+            json_document(
+                {
+                    "ok": not problems,
+                    "files": count,
+                    "invalid": invalid,
+                    "problems": [
+                        {"file": p.path, "field": p.field, "message": p.message} for p in problems
+                    ],
+                }
+            )
+        )
+        return 1 if problems else 0
     for problem in problems:
         ui.result(str(problem))
-    count = len(seen)
     noun = "file" if count == 1 else "files"
     if problems:
         ui.info(
