@@ -31,6 +31,7 @@ DOC_KEYS = {
     "engine",
     "python",
     "base_interpreter",
+    "target",
     "requirements",
     "constraints",
     "removed",
