@@ -16,9 +16,9 @@ import compiler.materialise
 from compiler.plan import Plan
 
 from .basevenv import base_venv
-from .conftest import run_cli, write_spec
+from .conftest import run_cli, run_modelenv, write_spec
 from .test_delta import own_dist_infos
-from .test_materialise import created_path, in_env, record
+from .test_materialise import created_path, env_dir, in_env, record
 from .wheels import make_wheel
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -229,3 +229,27 @@ def test_a_recaptured_target_makes_its_lock_stale_at_launch_too(
     ) in err
     rec = record(created_path(out))
     assert rec["lock_source"] == "local" and rec["target"] is None
+
+
+def test_run_takes_a_target(
+    locked: dict[str, Path], project: Path, monkeypatch: pytest.MonkeyPatch, no_network: None
+) -> None:
+    proc = run_modelenv(
+        "run",
+        "m",
+        "--base-python",
+        str(locked["cpu"]),
+        "--no-index",
+        "--find-links",
+        str(locked["wheels"]),
+        "--target",
+        "cpu",
+        "--",
+        "python",
+        "-c",
+        "import torch, beta; print(torch.__version__, beta.__version__)",
+        cwd=project,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["2.0.0+cpu", "2.0.0"]
+    assert record(env_dir())["target"] == "cpu"
