@@ -253,3 +253,28 @@ def test_run_takes_a_target(
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["2.0.0+cpu", "2.0.0"]
     assert record(env_dir())["target"] == "cpu"
+
+
+def test_a_relocked_target_lock_is_seen_at_the_next_launch(
+    locked: dict[str, Path],
+    project: Path,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    no_network: None,
+) -> None:
+    code, _out, err = create(capfd, locked, "cpu")
+    assert code == 0, err
+    # Which target matches is known only on the slow path, so the target's lock
+    # is not part of the request: the record keeps its identity instead.
+    newer = tmp_path / "newer"
+    make_wheel(newer, "beta", "2.0.1", requires=["alpha>=1.0"])
+    wheels = ("--no-index", "--find-links", str(locked["wheels"]), "--find-links", str(newer))
+    code, _out, err = cli(
+        capfd, "lock", "m", "--target", "cpu", "--upgrade-package", "beta", *wheels
+    )
+    assert code == 0, err
+    assert "beta==2.0.1" in (project / "locks/m/default/cpu.txt").read_text()
+    code, out, err = create(capfd, locked, "cpu", "--find-links", str(newer))
+    assert code == 0, err
+    assert "rebuilt" in err
+    assert "beta==2.0.1" in record(created_path(out))["installed"]
