@@ -6,9 +6,10 @@ lock whose fingerprint matches its spec is not recompiled; existing pins are
 kept unless --upgrade or --upgrade-package.
 
 Targets (specs/_targets/NAME.toml, see 'modelenv target'): each variant is also
-locked for every target whose Python X.Y the spec lists (or those its
-[env] targets names), at locks/<model>/<engine>/<target>.txt, resolved for the
-target's Python version and platform with its installed versions preferred.
+locked for every target whose Python X.Y the spec lists (or those its [env] or
+[engines.E] targets key names), at locks/<model>/<engine>/<target>.txt,
+resolved for the target's Python version and platform with its installed
+versions preferred. Which locks exist is decided in lockset.py.
 
 --check is the offline gate for pre-commit and CI: no network, no uv, writes
 nothing. Besides the header (fingerprint and body checksum), it verifies each
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +35,7 @@ from . import context, folder_flags
 
 if TYPE_CHECKING:
     from ..locking import CompileResult, LockKey
+    from ..lockset import LockSet
     from ..paths import Paths
     from ..plan import Plan
     from ..ui import UI
@@ -124,6 +125,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import UsageError
+    from ..lockset import Selection, lock_set
 
     paths, ui = context(args)
     if args.refresh_hashes and (args.check or args.upgrade or args.upgrade_package):
@@ -131,113 +133,22 @@ def run(args: argparse.Namespace) -> int:
     if args.json and not args.check:
         raise UsageError("--json goes with --check")
     args.jobs = _jobs(args.jobs)
-    keys = _keys(paths, args)
+    keys = lock_set(
+        paths,
+        Selection(
+            models=tuple(args.models),
+            engines=tuple(args.engine),
+            pythons=tuple(args.python),
+            targets=tuple(args.target),
+            base_python=args.base_python,
+        ),
+    )
     if args.check:
         return _check(paths, ui, keys, args)
     return _lock(paths, ui, keys, args)
 
 
-class _Keys:
-    """The locks asked for, each with its host-free plan, and those whose plan
-    failed (a target lacking a #system_NAME# package), with why."""
-
-    def __init__(self) -> None:
-        self.planned: list[tuple[LockKey, Plan]] = []
-        self.broken: list[tuple[LockKey, str]] = []
-
-    @property
-    def all(self) -> list[LockKey]:
-        return [k for k, _ in self.planned] + [k for k, _ in self.broken]
-
-
-def _keys(paths: Paths, args: argparse.Namespace) -> _Keys:
-    """Every (model, engine, python or target) asked for, with its plan (no host inspection)."""
-    from ..errors import ModelenvError, UsageError
-    from ..locking import LockKey, variant_targets
-    from ..names import did_you_mean
-    from ..paths import display
-    from ..plan import load_model, make_plan
-    from ..request import Request
-    from ..spec import SpecError
-    from ..spec.targets import load_targets
-
-    models = args.models or paths.model_names()
-    if not models:
-        # Also for --check: a wrong folder must not turn the CI gate green.
-        raise UsageError(
-            f"no specs in {display(paths.specs)}", hint="run from the project, or pass --specs DIR"
-        )
-    targets = load_targets(paths.specs)
-    for name in args.target:
-        if name != "none" and name not in targets:
-            raise UsageError(
-                f"unknown target {name!r}{did_you_mean(name, targets)};"
-                f" targets: {', '.join(sorted(targets)) or 'none'}"
-            )
-    keys = _Keys()
-    problems = []
-    for model in models:
-        try:
-            spec, _ = load_model(paths, model)
-        except SpecError as exc:
-            problems += exc.problems
-            continue
-        engines = [e or "default" for e in spec.variants()]
-        for engine in args.engine:
-            if engine not in engines and args.models:
-                raise UsageError(
-                    f"model {model!r} has no variant {engine!r}; its variants: {', '.join(engines)}"
-                )
-        pythons = list(spec.env.python) or [f"{sys.version_info[0]}.{sys.version_info[1]}"]
-        for python in args.python:
-            if python not in pythons and args.models:
-                raise UsageError(
-                    f"model {model!r} lists Python {', '.join(pythons)} (env.python), not {python}"
-                )
-        universal: list[tuple[str, str | None]] = []
-        if not args.target or "none" in args.target:
-            universal = [(p, None) for p in pythons if not args.python or p in args.python]
-        locked_for: set[str] = set()
-        for engine in engines:
-            if args.engine and engine not in args.engine:
-                continue
-            names = variant_targets(spec, engine, targets)
-            locked_for.update(names)
-            wanted = universal + [
-                (targets[n].xy, n)
-                for n in names
-                if (not args.target or n in args.target)
-                and (not args.python or targets[n].xy in args.python)
-            ]
-            for python, target_name in wanted:
-                request = Request(
-                    model=model,
-                    engine=None if engine == "default" else engine,
-                    python=python,
-                    use_overrides=False,
-                    base_python=args.base_python,
-                    base_beneath_venv=True,
-                    target=target_name,
-                )
-                key = LockKey(model, engine, python, target_name)
-                try:
-                    keys.planned.append((key, make_plan(paths, request, inspect_host=False)))
-                except UsageError:
-                    raise
-                except ModelenvError as exc:
-                    keys.broken.append((key, str(exc)))
-        for name in args.target:
-            if name != "none" and name not in locked_for and args.models:
-                raise UsageError(
-                    f"model {model!r} is not locked for target {name!r} (its env.python and"
-                    f" targets keys); it is locked for: {', '.join(sorted(locked_for)) or 'none'}"
-                )
-    if problems:
-        raise SpecError(problems)
-    return keys
-
-
-def _orphans(paths: Paths, keys: _Keys, args: argparse.Namespace) -> list[Path]:
+def _orphans(paths: Paths, keys: LockSet, args: argparse.Namespace) -> list[Path]:
     from ..locking import orphan_locks
 
     # Only judge orphans over the whole set: a run limited to some models,
@@ -247,12 +158,12 @@ def _orphans(paths: Paths, keys: _Keys, args: argparse.Namespace) -> list[Path]:
     return orphan_locks(paths, {k.path(paths.locks) for k in keys.all})
 
 
-def _broken(ui: UI, keys: _Keys) -> None:
+def _broken(ui: UI, keys: LockSet) -> None:
     for key, why in keys.broken:
         print(f"modelenv: error: {key}: {why}", file=ui.err, flush=True)
 
 
-def _check(paths: Paths, ui: UI, keys: _Keys, args: argparse.Namespace) -> int:
+def _check(paths: Paths, ui: UI, keys: LockSet, args: argparse.Namespace) -> int:
     from ..lockcheck import check_locks, render_json, render_text
 
     found = check_locks(paths, keys.planned, keys.broken, _orphans(paths, keys, args))
@@ -263,7 +174,7 @@ def _check(paths: Paths, ui: UI, keys: _Keys, args: argparse.Namespace) -> int:
     return 1 if found.problems else 0
 
 
-def _lock(paths: Paths, ui: UI, keys: _Keys, args: argparse.Namespace) -> int:
+def _lock(paths: Paths, ui: UI, keys: LockSet, args: argparse.Namespace) -> int:
     from ..errors import ModelenvError
     from ..fsutil import remove_stale_temps
     from ..paths import display
