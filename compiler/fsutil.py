@@ -1,19 +1,32 @@
-"""Atomic file operations: a reader never sees a half-written file."""
+"""File operations modelenv trusts: atomic writes (a reader never sees a
+half-written file), reads of regular files only, and deletions that never
+follow a link out of their folder."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
+import stat
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import ModelenvError
+
 __all__ = [
     "atomic_write",
+    "check_within",
     "create_new",
+    "os_error",
+    "read_regular",
+    "remove_path",
     "remove_stale_temps",
     "stale_temps",
     "temp_sibling",
+    "within",
 ]
 
 
@@ -82,25 +95,17 @@ def create_new(path: Path, text: str) -> bool:
     return True
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def stale_temps(folder: Path, pattern: str = "**/.*.tmp") -> list[Path]:
     """Temporary files under ``folder`` left by writers that died (a SIGKILL
     between write and rename)."""
+    from .leases import pid_alive
+
     out = []
     for tmp in sorted(folder.glob(pattern)):
         parts = tmp.name.split(".")
         # ".NAME.PID.RANDOM.tmp": the pid is the third field from the end.
         pid = parts[-3] if len(parts) >= 4 else ""
-        if pid.isdigit() and not _pid_alive(int(pid)) and tmp.is_file():
+        if pid.isdigit() and not pid_alive(int(pid)) and tmp.is_file():
             out.append(tmp)
     return out
 
@@ -108,7 +113,137 @@ def stale_temps(folder: Path, pattern: str = "**/.*.tmp") -> list[Path]:
 def remove_stale_temps(folder: Path) -> list[Path]:
     removed = []
     for tmp in stale_temps(folder):
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-            removed.append(tmp)
+        # Only below ``folder`` once links are resolved: a glob walks through
+        # linked folders, and a cloned repository may carry such links.
+        if within(folder, tmp.parent):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+                removed.append(tmp)
     return removed
+
+
+def within(root: Path, path: Path) -> bool:
+    """Does ``path``, every link resolved, stay inside ``root`` (links resolved)?"""
+    top = os.path.realpath(root)
+    real = os.path.realpath(path)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
+def check_within(root: Path, path: Path) -> None:
+    """Refuse ``path`` when a link takes it out of ``root``: modelenv never reads,
+    writes or deletes through such a link."""
+    if not within(root, path):
+        raise ModelenvError(
+            f"{path} leads out of {root} (to {os.path.realpath(path)}) through a symbolic link;"
+            " modelenv never follows a link out of its folders",
+            hint=f"remove the link, or replace it with a real folder inside {root}",
+        )
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of ``path``, which must be a regular file: a FIFO or a device
+    there would block the reader forever, a folder is a mistake to name."""
+    # O_NONBLOCK: opening a FIFO for reading would wait for a writer.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ModelenvError(
+                f"{path} is not a regular file ({_kind(st.st_mode)})",
+                hint="replace it with a file",
+            )
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read()
+    finally:
+        os.close(fd)
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return name
+    return "not a file"
+
+
+def remove_path(path: Path) -> str | None:
+    """Delete ``path`` (a folder, a file or a link), never what a link points to.
+
+    Returns None once it is gone, else why it is not. Read-only folders inside
+    are made writable first, as pip does: they are modelenv's own.
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return _reason(exc)
+    if not stat.S_ISDIR(st.st_mode):
+        try:
+            os.unlink(path)  # a file or a link: the link itself, never its target
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            return _reason(exc)
+        return None
+    failures: list[OSError] = []
+
+    def retry_writable(_func: object, name: str, _exc: object) -> None:
+        # shutil.rmtree never follows links below ``path`` (it unlinks them).
+        try:
+            _make_writable(os.path.dirname(name))
+            if os.path.isdir(name) and not os.path.islink(name):
+                _make_writable(name)
+                shutil.rmtree(name)
+            else:
+                os.unlink(name)
+        except FileNotFoundError:
+            pass
+        except OSError as again:
+            failures.append(again)
+
+    try:
+        if sys.version_info >= (3, 12):
+            shutil.rmtree(path, onexc=retry_writable)
+        else:  # pragma: no cover - onerror is deprecated from 3.12
+            shutil.rmtree(path, onerror=retry_writable)
+    except OSError as exc:
+        failures.append(exc)
+    if not os.path.lexists(path):
+        return None
+    return _reason(failures[0]) if failures else "it is still there"
+
+
+def _make_writable(folder: str) -> None:
+    mode = os.lstat(folder).st_mode
+    if stat.S_ISDIR(mode):
+        os.chmod(folder, stat.S_IMODE(mode) | stat.S_IRWXU)
+
+
+def _reason(exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
+
+
+_HINTS = {
+    errno.ENOSPC: "free some disk space (modelenv gc frees unused environments)",
+    errno.EDQUOT: "free some disk space (modelenv gc frees unused environments)",
+    errno.EROFS: "the filesystem is read-only: set MODELENV_HOME to a writable folder",
+    errno.EACCES: "check the folder's permissions, or set MODELENV_HOME to a writable folder",
+    errno.EPERM: "check the folder's permissions, or set MODELENV_HOME to a writable folder",
+    errno.ELOOP: "a symbolic link there loops or is refused: remove it",
+    errno.ENOTDIR: "a file stands where a folder belongs: check MODELENV_HOME and the paths",
+    errno.EISDIR: "a folder stands where a file belongs: remove it",
+}
+
+
+def os_error(exc: OSError, doing: str) -> ModelenvError:
+    """An OS error as a message a user can act on: what failed, where, the fix."""
+    return ModelenvError(f"{doing}: {_reason(exc)}", hint=_HINTS.get(exc.errno or 0))

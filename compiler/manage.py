@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import stat
 import time
 from collections.abc import Callable, Iterable
@@ -20,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
-
+from .envlock import env_lock
 from .errors import ModelenvError, UsageError
+from .fsutil import os_error, remove_path, within
 from .leases import lease_dir, live_leases
 from .paths import Paths
 from .store import RECORD_NAME, read_record
@@ -30,7 +29,6 @@ from .store import RECORD_NAME, read_record
 __all__ = ["Entry", "footprint", "format_size", "parse_size", "remove_entry", "scan"]
 
 _VERSION_DIR = re.compile(r"^\d+\.\d+\.\d+$")
-LOCK_TIMEOUT = 30.0  # seconds to wait for a build of the same environment to finish
 _XY_DIR = re.compile(r"^\d+\.\d+$")  # Xinference names its v4 Python folders X.Y
 _LEFTOVER = re.compile(r"^\.(\d+\.\d+\.\d+)\.(build|old)-\d+$")
 
@@ -96,6 +94,13 @@ def _dirs(folder: Path) -> list[str]:
         return []
 
 
+def _names(folder: Path) -> list[str]:
+    try:
+        return sorted(os.listdir(folder))
+    except OSError:
+        return []
+
+
 def _raw_entries(home: Path) -> Iterable[Entry]:
     base = home / "virtualenv"
     for model in _dirs(base):
@@ -121,13 +126,16 @@ def _raw_entries(home: Path) -> Iterable[Entry]:
             if root.is_symlink():
                 yield Entry(root, model, engine, None, "v4", "broken")
                 continue
-            for name in _dirs(root):
-                if _VERSION_DIR.match(name):
+            for name in _names(root):
+                if (m := _LEFTOVER.match(name)) is not None:
+                    # Any kind of file: a plain file there is as much a leftover.
+                    yield Entry(root / name, model, engine, m.group(1), "v4", "partial")
+                elif not (root / name).is_dir() and not (root / name).is_symlink():
+                    continue
+                elif _VERSION_DIR.match(name):
                     yield Entry(root / name, model, engine, name, "v4")
                 elif _XY_DIR.match(name):
                     yield Entry(root / name, model, engine, name, "v4", "legacy")
-                elif (m := _LEFTOVER.match(name)) is not None:
-                    yield Entry(root / name, model, engine, m.group(1), "v4", "partial")
 
 
 def _measure(path: Path, entry: Entry, seen: set[tuple[int, int]]) -> None:
@@ -174,7 +182,7 @@ def footprint(entries: Iterable[Entry]) -> int:
 def _last_used(entry: Entry) -> float:
     candidates = [entry.path / RECORD_NAME, entry.path]
     folder = lease_dir(entry.path)
-    if folder.is_dir():
+    if folder.is_dir() and not folder.is_symlink():  # never listed through a link
         candidates += list(folder.iterdir())
     times = []
     for p in candidates:
@@ -193,15 +201,18 @@ def scan(
     seen: set[tuple[int, int]] = set()
     out = []
     for entry in _raw_entries(paths.home):
-        if entry.path.is_symlink():
-            entry.status = "broken"  # never followed: it may point out of the home
+        if entry.path.is_symlink() or not _inside(paths.home, entry.path):
+            # Never followed: it may point out of the home.
+            entry.status = "broken"
+            out.append(entry)
+            continue
         elif entry.layout == "v4" and entry.status == "ok":
             entry.record = read_record(entry.path)
             if entry.record is None:
                 entry.status = "broken"
             elif is_stale is not None and is_stale(entry):
                 entry.status = "stale"
-        if sizes and not entry.path.is_symlink():
+        if sizes:
             _measure(entry.path, entry, seen)
         entry.last_used = _last_used(entry)
         entry.leases = live_leases(entry.path) if entry.layout == "v4" else []
@@ -247,35 +258,45 @@ def spec_staleness(paths: Paths) -> Callable[[Entry], bool]:
     return is_stale
 
 
+def _inside(home: Path, path: Path) -> bool:
+    """Does the folder holding ``path`` resolve inside the home? The store itself
+    (home/virtualenv) may be a link to a bigger disk: that is where create
+    builds, so it is inside; links below it are never followed."""
+    return within(home, path.parent) or within(home / "virtualenv", path.parent)
+
+
 def check_inside(home: Path, path: Path) -> None:
     """Refuse to touch anything that resolves outside the home."""
-    parent = os.path.realpath(path.parent)
-    # The store itself (home/virtualenv) may be a link to a bigger disk: that is
-    # where create builds, so it is inside; links below it are never followed.
-    roots = {os.path.realpath(home), os.path.realpath(home / "virtualenv")}
-    if not any(os.path.commonpath([root, parent]) == root for root in roots):
+    if not _inside(home, path):
         raise ModelenvError(f"refusing to remove {path}: it resolves outside {home}")
 
 
-def remove_entry(home: Path, entry: Entry, *, force: bool = False) -> int:
-    """Delete one environment; returns the bytes freed. Takes its file lock first."""
+def remove_entry(
+    home: Path,
+    entry: Entry,
+    *,
+    force: bool = False,
+    wait: float | None = None,
+    say: Callable[[str], None] | None = None,
+) -> int:
+    """Delete one environment; returns the bytes freed. Takes its file lock first
+    (waiting as :func:`envlock.env_lock` does). Raises :class:`ModelenvError`
+    naming what could not be removed and why."""
     check_inside(home, entry.path)
     if entry.leases and not force:
         raise _in_use(entry.path, entry.leases)
     lock = entry.lock_file
-    if lock is None:
-        return _delete(entry, force)
     try:
-        with FileLock(str(lock), timeout=LOCK_TIMEOUT):
+        if lock is None:
+            return _delete(entry, force)
+        with env_lock(lock, f"removing {entry.path}", wait=wait, say=say):
             # A process may have taken a lease while we waited for the lock.
             entry.leases = live_leases(entry.path)
             if entry.leases and not force:
                 raise _in_use(entry.path, entry.leases)
             return _delete(entry, force)
-    except Timeout:
-        raise ModelenvError(
-            f"{entry.path} is being built by another process; try again later"
-        ) from None
+    except OSError as exc:
+        raise os_error(exc, f"cannot remove {entry.path}") from None
 
 
 def _in_use(path: Path, pids: list[int]) -> ModelenvError:
@@ -285,19 +306,28 @@ def _in_use(path: Path, pids: list[int]) -> ModelenvError:
     )
 
 
+def _cannot(path: Path, why: str) -> ModelenvError:
+    return ModelenvError(
+        f"cannot remove {path}: {why}", hint="fix the cause (or remove it by hand) and run again"
+    )
+
+
 def _delete(entry: Entry, force: bool) -> int:
     path = entry.path
-    if path.is_symlink():
-        path.unlink()  # the link only; never what it points to
+    if not os.path.lexists(path):
         return 0
-    if not path.exists():
-        return 0
+    if path.is_symlink() or not path.is_dir():
+        why = remove_path(path)  # the link only; never what it points to
+        if why is not None:
+            raise _cannot(path, why)
+        return 0 if path.is_symlink() else entry.size
     # Rename first: the environment disappears from its final path in one step.
     in_place = entry.layout != "v4" or entry.status == "partial"
     doomed = path if in_place else path.with_name(f".{path.name}.old-{os.getpid()}")
     if doomed != path:
-        if doomed.exists():
-            shutil.rmtree(doomed, ignore_errors=True)
+        why = remove_path(doomed)
+        if why is not None:
+            raise _cannot(doomed, why)
         os.rename(path, doomed)
         # ensure_env leases first and then checks the path: a lease that came
         # in just before the rename wins, and the environment goes back.
@@ -305,8 +335,14 @@ def _delete(entry: Entry, force: bool) -> int:
         if users and not force:
             os.rename(doomed, path)
             raise _in_use(path, users)
-    shutil.rmtree(doomed, ignore_errors=True)
-    shutil.rmtree(lease_dir(path), ignore_errors=True)
+    why = remove_path(doomed)
+    leases_why = remove_path(lease_dir(path))
+    if why is not None:
+        if doomed != path:
+            why += f"; {path} is gone, the rest stays as a leftover gc reports"
+        raise _cannot(doomed, why)
+    if leases_why is not None:
+        raise _cannot(lease_dir(path), leases_why)
     return entry.size
 
 

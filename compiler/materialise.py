@@ -17,17 +17,15 @@ import dataclasses
 import datetime as dt
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock
-
 from . import __version__, uv
+from .envlock import env_lock
 from .errors import ModelenvError
-from .fsutil import atomic_write
+from .fsutil import atomic_write, check_within, os_error, remove_path
 from .health import closure_problems
 from .host import Interpreter, host_facts, inspect_interpreter
 from .leases import live_leases
@@ -44,6 +42,7 @@ from .store import (
     env_python,
     env_root,
     find_current,
+    is_leftover,
     read_record,
     request_key,
     resolve_python,
@@ -182,10 +181,14 @@ def _resolve_local(
         )
 
 
-def _cleanup_leftovers(root: Path, version: str) -> None:
+def _cleanup_leftovers(root: Path, version: str, say: Callable[[str], None]) -> None:
+    """Remove what killed builds left (only safe under the lock). One that cannot
+    go is reported and left: it never stands in the way of a build or a launch."""
     for name in os.listdir(root):
-        if name.startswith((f".{version}.build-", f".{version}.old-")):
-            shutil.rmtree(root / name, ignore_errors=True)
+        if is_leftover(name, version):
+            why = remove_path(root / name)
+            if why is not None:
+                say(f"warning: cannot remove {root / name}, left by a killed build: {why}")
 
 
 def _base_site_pth(env_path: Path, interp: Interpreter) -> None:
@@ -227,7 +230,8 @@ def _install(
                     str(req),
                     index_args=plan.index.uv_args(),
                     offline=offline,
-                )
+                ),
+                env=plan.index.uv_env(),
             )
         if not result.ok:
             tampered = "hash" in result.stderr.lower()
@@ -383,7 +387,7 @@ def _swap(staging: Path, final: Path) -> None:
     _trace("swap-in")
     os.rename(staging, final)
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        remove_path(old)  # what stays is a leftover the next build or gc reports
 
 
 def _refuse_if_in_use(final: Path) -> None:
@@ -432,7 +436,16 @@ def _lock_text(
         _resolve_local(paths, plan, local, skip_installed=skip_installed, offline=offline, say=say)
         return _Chosen(local.read_text(encoding="utf-8"), "local", reason, plan)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_path(staging)
+
+
+def _make_root(home: Path, root: Path) -> None:
+    """Create the environment's folder, never through a link out of the store."""
+    store = home / "virtualenv"
+    store.mkdir(parents=True, exist_ok=True)
+    check_within(store, root.parent)
+    root.mkdir(parents=True, exist_ok=True)
+    check_within(store, root)
 
 
 def _live_plan(paths: Paths, request: Request) -> Plan:
@@ -454,9 +467,14 @@ def ensure(
     skip_installed: bool = True,
     offline: bool = False,
     force: bool = False,
+    wait: float | None = None,
     say: Callable[[str], None] = lambda _msg: None,
 ) -> BuildReport:
-    """The environment for ``request``, built if it is missing or out of date."""
+    """The environment for ``request``, built if it is missing or out of date.
+
+    ``wait`` bounds the wait for another process building the same environment
+    (default: ``MODELENV_LOCK_TIMEOUT``, else :data:`envlock.DEFAULT_WAIT`).
+    """
     if not force:
         current = find_current(paths, request, skip_installed=skip_installed)
         if current is not None:
@@ -472,44 +490,75 @@ def ensure(
     python = resolve_python(paths, request) or plan.python
     key = request_key(paths, request, python, skip_installed=skip_installed)
     root = env_root(paths.home, plan.spec.name, plan.engine_name)
-    root.mkdir(parents=True, exist_ok=True)
-    final = root / interp.version
-    with FileLock(str(root / f".{interp.version}.lock")):
-        _cleanup_leftovers(root, interp.version)
-        if not force:
-            # Another process may have built it while we waited for the lock.
-            current = find_current(paths, request, skip_installed=skip_installed)
-            if current is not None:
-                return BuildReport.up_to_date(current)
-        staging = root / f".{interp.version}.build-{os.getpid()}"
-        chosen = _lock_text(
-            paths, plan, request, staging, skip_installed=skip_installed, offline=offline, say=say
-        )
-        if chosen.source == "committed" and not force:
-            kept = _revalidate(final, chosen.plan, key, chosen, skip_installed=skip_installed)
-            if kept is not None:
-                return BuildReport.up_to_date(kept, "revalidated")
-        existed = final.exists()
-        if existed and not force:
-            _refuse_if_in_use(final)
-        try:
-            installed, reused = _build(
-                staging,
-                chosen.plan,
-                chosen.text,
-                key=key,
-                lock_source=chosen.source,
+    label = f"{plan.spec.name} [{plan.engine_name}, py{interp.version}]"
+    try:
+        _make_root(paths.home, root)
+        with env_lock(root / f".{interp.version}.lock", f"building {label}", wait=wait, say=say):
+            return _ensure_locked(
+                paths,
+                request,
+                plan,
+                root,
+                key,
                 skip_installed=skip_installed,
                 offline=offline,
-                target=chosen.target,
-                lock_file=chosen.path,
+                force=force,
+                say=say,
             )
-            if existed and not force:
-                _refuse_if_in_use(final)  # again: a lease may have come during the build
-            _swap(staging, final)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+    except OSError as exc:
+        raise os_error(exc, f"cannot build {label} in {root}") from None
+
+
+def _ensure_locked(
+    paths: Paths,
+    request: Request,
+    plan: Plan,
+    root: Path,
+    key: str,
+    *,
+    skip_installed: bool,
+    offline: bool,
+    force: bool,
+    say: Callable[[str], None],
+) -> BuildReport:
+    interp = plan.interpreter
+    assert interp is not None
+    final = root / interp.version
+    _cleanup_leftovers(root, interp.version, say)
+    if not force:
+        # Another process may have built it while we waited for the lock.
+        current = find_current(paths, request, skip_installed=skip_installed)
+        if current is not None:
+            return BuildReport.up_to_date(current)
+    staging = root / f".{interp.version}.build-{os.getpid()}"
+    chosen = _lock_text(
+        paths, plan, request, staging, skip_installed=skip_installed, offline=offline, say=say
+    )
+    if chosen.source == "committed" and not force:
+        kept = _revalidate(final, chosen.plan, key, chosen, skip_installed=skip_installed)
+        if kept is not None:
+            return BuildReport.up_to_date(kept, "revalidated")
+    existed = final.exists()
+    if existed and not force:
+        _refuse_if_in_use(final)
+    try:
+        installed, reused = _build(
+            staging,
+            chosen.plan,
+            chosen.text,
+            key=key,
+            lock_source=chosen.source,
+            skip_installed=skip_installed,
+            offline=offline,
+            target=chosen.target,
+            lock_file=chosen.path,
+        )
+        if existed and not force:
+            _refuse_if_in_use(final)  # again: a lease may have come during the build
+        _swap(staging, final)
+    except BaseException:
+        remove_path(staging)
+        raise
     env = Environment(final, env_python(final), read_record(final) or {})
     action = "rebuilt" if existed else "created"
     return BuildReport(

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ __all__ = [
     "Environment",
     "env_root",
     "find_current",
+    "is_leftover",
     "read_record",
     "request_key",
 ]
@@ -98,12 +100,29 @@ def seal(record: dict[str, Any]) -> dict[str, Any]:
     return {**body, "checksum": _digest(body)}
 
 
-def read_record(path: Path) -> dict[str, Any] | None:
-    """The record of the environment at ``path``, or None when missing, invalid or
-    edited by hand (its checksum no longer matches)."""
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _read_own(path: Path, name: str) -> bytes:
+    """A file of the environment at ``path``, read without following a link at
+    either the environment or the file (either could lead out of the home)."""
+    dir_fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW)
     try:
-        data = json.loads((path / RECORD_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW, dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise OSError(f"{path / name} is not a file")
+        return f.read()
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """The record of the environment at ``path``, or None when missing, invalid,
+    edited by hand (its checksum no longer matches) or reached through a link."""
+    try:
+        data = json.loads(_read_own(path, RECORD_NAME).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
         return None
@@ -111,6 +130,12 @@ def read_record(path: Path) -> dict[str, Any] | None:
     if data.get("checksum") != _digest(body):
         return None
     return data
+
+
+def is_leftover(name: str, version: str) -> bool:
+    """Is ``name`` what a killed build or swap of ``version`` (X.Y.Z) left beside
+    it? Leftovers are never used and never make a valid environment stale."""
+    return name.startswith((f".{version}.build-", f".{version}.old-"))
 
 
 def stat_key(path: str | Path) -> list[int] | None:
@@ -270,9 +295,9 @@ def find_current(paths: Paths, request: Request, *, skip_installed: bool) -> Env
         key=version_key,
         reverse=True,
     )
+    # Leftovers of killed builds (see is_leftover) beside a candidate do not
+    # matter: its record alone says whether it is complete and current.
     for name in candidates:
-        if any(n.startswith((f".{name}.build-", f".{name}.old-")) for n in names):
-            return None  # a killed build left debris: the slow path cleans it, under the lock
         path = root / name
         record = read_record(path)
         if is_current(path, record, key):

@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 
-import compiler.manage as manage
 import compiler.uv
 from compiler import leases
 from compiler.manage import format_size, parse_size
@@ -749,21 +748,20 @@ def test_remove_waits_for_the_environment_lock(
 
 
 def test_remove_gives_up_cleanly_when_a_build_holds_the_lock(
-    project: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    project: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    real = manage.FileLock
-    monkeypatch.setattr(manage, "FileLock", lambda path, timeout=-1: real(path, timeout=0.3))
     env = hand_made_v4("a")
     before = snapshot(env)
     holder = hold_lock(env)
     try:
-        code, out, err = run_cli(capfd, "remove", "a")
+        code, out, err = run_cli(capfd, "remove", "a", "--wait", "0.3")
     finally:
         holder.kill()
         holder.wait()
     assert code == 1
     assert out == ""
-    assert f"{env} is being built by another process; try again later" in err
+    lock = env.parent / f".{env.name}.lock"
+    assert f"gave up after 0.3 s waiting for another process to release {lock}" in err
     assert "1 refused" in err
     assert snapshot(env) == before
 
@@ -957,7 +955,7 @@ def test_gc_keeps_a_broken_environment_in_use_unless_forced(
     code, out, err = run_cli(capfd, "gc")
     assert code == 0, err
     assert out == ""
-    assert f"kept    {broken}: in use by process {live_pid}" in err
+    assert f"kept    {broken}: broken, but in use by process {live_pid} (--force removes it)" in err
     assert err.strip().splitlines()[-1] == "0 removed, freed 0 B, 1 kept"
     assert broken.exists()
     code, out, err = run_cli(capfd, "gc", "--force")

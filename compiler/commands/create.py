@@ -39,12 +39,23 @@ def add_build_options(parser: argparse.ArgumentParser) -> None:
         "--offline", action="store_true", help="install only from uv's cache and local find-links"
     )
     parser.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    add_wait_option(parser)
     parser.add_argument(
         "--skip-installed",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="reuse host packages already at the locked version"
         " (default: $MODELENV_VIRTUAL_ENV_SKIP_INSTALLED, else on)",
+    )
+
+
+def add_wait_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="how long to wait for another process holding the environment's lock"
+        " (default: $MODELENV_LOCK_TIMEOUT, else 600)",
     )
 
 
@@ -64,7 +75,13 @@ def ensure_from_args(args: argparse.Namespace) -> tuple[Environment, BuildReport
     from ..materialise import ensure
 
     report = ensure(
-        paths, request, skip_installed=skip, offline=args.offline, force=args.force, say=ui.info
+        paths,
+        request,
+        skip_installed=skip,
+        offline=args.offline,
+        force=args.force,
+        wait=args.wait,
+        say=ui.info,
     )
     return report.environment, report, ui
 

@@ -10,6 +10,7 @@ import argparse
 import time
 
 from . import context
+from .create import add_wait_option
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="remove environments not used for DAYS days",
     )
     parser.add_argument("--force", action="store_true", help="also remove environments in use")
+    add_wait_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
         ui.warn(f"no specs in {paths.specs}: environments are not judged by their spec")
     now = time.time()
     doomed: dict[str, str] = {}  # path -> why
+    held: dict[str, str] = {}  # path -> why it would go, were it not in use
     for e in entries:
         why = None
         if e.status in ("broken", "partial"):
@@ -61,29 +64,31 @@ def run(args: argparse.Namespace) -> int:
             if footprint(remaining) <= budget:
                 break
             if e.leases and not args.force:
+                held[str(e.path)] = f"least recently used (home over {format_size(budget)})"
                 continue
             doomed[str(e.path)] = f"least recently used (home over {format_size(budget)})"
             # Recomputed each time: a file hard-linked into several environments
             # is freed only when the last of them goes.
             remaining.remove(e)
-    refused = 0
+    kept = failed = 0
     gone: list[Entry] = []
     for e in entries:
-        why = doomed.get(str(e.path))
+        why = doomed.get(str(e.path)) or held.get(str(e.path))
         if why is None:
             continue
         if e.leases and not args.force:
-            refused += 1
-            ui.info(f"kept    {e.path}: in use by process {', '.join(map(str, e.leases))}")
+            kept += 1
+            users = ", ".join(map(str, e.leases))
+            ui.info(f"kept    {e.path}: {why}, but in use by process {users} (--force removes it)")
             continue
         if args.dry_run:
             ui.result(f"would remove {e.path} ({format_size(e.size)}): {why}")
             gone.append(e)
             continue
         try:
-            remove_entry(paths.home, e, force=args.force)
+            remove_entry(paths.home, e, force=args.force, wait=args.wait, say=ui.info)
         except ModelenvError as exc:
-            refused += 1
+            failed += 1
             ui.warn(str(exc))
             continue
         gone.append(e)
@@ -94,5 +99,9 @@ def run(args: argparse.Namespace) -> int:
     done = (
         f"would remove {len(gone)}, would free" if args.dry_run else f"{len(gone)} removed, freed"
     )
-    ui.info(f"{done} {format_size(freed)}" + (f", {refused} kept" if refused else ""))
-    return 0
+    ui.info(
+        f"{done} {format_size(freed)}"
+        + (f", {kept} kept" if kept else "")
+        + (f", {failed} could not be removed" if failed else "")
+    )
+    return 1 if failed else 0

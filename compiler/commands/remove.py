@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from . import context
+from .create import add_wait_option
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--python", metavar="X.Y", help="only this Python version")
     parser.add_argument("--all", action="store_true", help="every environment under the home")
     parser.add_argument("--force", action="store_true", help="remove even when in use")
+    add_wait_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     freed = failed = 0
     for entry in entries:
         try:
-            freed += remove_entry(paths.home, entry, force=args.force)
+            freed += remove_entry(paths.home, entry, force=args.force, wait=args.wait, say=ui.info)
         except ModelenvError as exc:
             failed += 1
             ui.warn(str(exc))

@@ -137,8 +137,14 @@ def check_after_kill(
         assert before is None or steps[-1:] in (["swap-out"], ["swap-in"]), (moment, steps)
 
     # The next create succeeds, builds what the spec asks, and cleans up.
-    _code, out, _err = scenario.create_in_process()
+    _code, out, err = scenario.create_in_process()
     assert created_path(out) == final, moment
+    if leftovers():
+        # An up-to-date environment is handed out beside what a killed build
+        # left (leftovers never force a rebuild); gc removes them.
+        assert "up to date" in err, (moment, err)
+        code, _out, err = run_cli(capfd, "gc")
+        assert code == 0, (moment, err)
     assert leftovers() == [], (moment, leftovers())
     record = read_record(final)
     assert record is not None

@@ -1,0 +1,296 @@
+"""A hostile home: links out of it in every folder modelenv reads, writes or
+deletes in, lock files that are not files, leases that lie, leftovers that
+will not go, and a build that holds the lock forever."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import compiler
+from compiler import fsutil, leases
+from compiler.errors import ModelenvError
+
+from .conftest import run_cli, write_spec
+from .test_manage import hand_made_v4, touch_tree, v4, venvs
+from .test_materialise import SPEC, XYZ, idx
+
+OUTSIDE_FILES = {"999999": "", "4000000": "", "sub/py-notes.txt": "precious"}
+
+
+@pytest.fixture()
+def outside(tmp_path: Path) -> Path:
+    """A folder outside the home holding files modelenv must never touch."""
+    return touch_tree(tmp_path / "outside", OUTSIDE_FILES)
+
+
+def assert_untouched(outside: Path) -> None:
+    found = sorted(str(p.relative_to(outside)) for p in outside.rglob("*") if p.is_file())
+    assert found == sorted(OUTSIDE_FILES)
+    assert (outside / "sub" / "py-notes.txt").read_text() == "precious"
+
+
+def link(at: Path, to: Path) -> Path:
+    if at.is_dir() and not at.is_symlink():
+        fsutil.remove_path(at)
+    at.parent.mkdir(parents=True, exist_ok=True)
+    at.symlink_to(to, target_is_directory=to.is_dir())
+    return at
+
+
+# ---------------------------------------------------------------- links out of the home
+
+
+def test_list_gc_and_remove_never_delete_through_a_leases_link(
+    project: Path, outside: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    env = hand_made_v4("m")
+    lease_link = link(leases.lease_dir(env), outside)
+    for argv in (["list"], ["list", "--json"], ["gc", "--dry-run"], ["gc"]):
+        code, _out, err = run_cli(capfd, *argv)
+        assert code == 0, err
+        assert_untouched(outside)
+    assert leases.live_leases(env) == []
+    held = leases.take(env)
+    leases.release(held)
+    assert_untouched(outside)
+    code, _out, err = run_cli(capfd, "remove", "m")
+    assert code == 0, err
+    assert not os.path.lexists(lease_link)  # the link itself went
+    assert_untouched(outside)
+
+
+def test_a_leases_link_never_receives_a_lease(project: Path, outside: Path) -> None:
+    env = hand_made_v4("m")
+    link(leases.lease_dir(env), outside)
+    held = leases.take(env)
+    # The link was replaced by a real folder inside the home; nothing went outside.
+    assert leases.lease_dir(env).is_dir() and not leases.lease_dir(env).is_symlink()
+    assert held.parent == leases.lease_dir(env)
+    assert_untouched(outside)
+    leases.release(held)
+
+
+@pytest.mark.parametrize("kind", ["build", "old"])
+def test_gc_removes_a_leftover_link_never_what_it_points_to(
+    project: Path, outside: Path, capfd: pytest.CaptureFixture[str], kind: str
+) -> None:
+    hand_made_v4("m")
+    leftover = link(v4("m").with_name(f".{XYZ}.{kind}-999999"), outside)
+    code, out, err = run_cli(capfd, "gc")
+    assert code == 0, err
+    assert f"removed {leftover} (0 B): broken" in out
+    assert not os.path.lexists(leftover)
+    assert_untouched(outside)
+
+
+@pytest.fixture()
+def locked_spec(project: Path, wheelhouse: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    write_spec(project, "m", SPEC)
+    code, _out, err = run_cli(capfd, "lock", *idx(wheelhouse))
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("kind", ["build", "old"])
+def test_create_cleans_leftover_links_without_following_them(
+    locked_spec: None,
+    wheelhouse: Path,
+    outside: Path,
+    capfd: pytest.CaptureFixture[str],
+    kind: str,
+) -> None:
+    leftover = link(v4("m").with_name(f".{XYZ}.{kind}-999999"), outside)
+    code, _out, err = run_cli(capfd, "create", "m", *idx(wheelhouse))
+    assert code == 0, err
+    assert not os.path.lexists(leftover)
+    assert_untouched(outside)
+
+
+def test_a_lock_file_link_is_refused_and_its_target_untouched(
+    locked_spec: None, wheelhouse: Path, outside: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    target = outside / "sub" / "py-notes.txt"
+    lock = link(v4("m").with_name(f".{XYZ}.lock"), target)
+    code, _out, err = run_cli(capfd, "create", "m", *idx(wheelhouse))
+    assert code == 1
+    assert f"modelenv: error: the lock file {lock} is a symbolic link" in err
+    assert_untouched(outside)
+
+
+def test_an_engine_folder_linked_out_of_the_home_is_refused(
+    locked_spec: None, wheelhouse: Path, outside: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    engine = link(venvs() / "v4" / "m" / "default", outside)
+    code, _out, err = run_cli(capfd, "create", "m", *idx(wheelhouse))
+    assert code == 1
+    assert f"modelenv: error: {engine} leads out of {venvs()}" in err
+    assert_untouched(outside)
+    code, _out, err = run_cli(capfd, "gc")
+    assert code == 0, err
+    assert_untouched(outside)
+
+
+def test_a_record_linked_out_of_the_home_is_never_read(
+    project: Path, outside: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    env = hand_made_v4("m")
+    record = env / "modelenv-record.json"
+    (outside / "record.json").write_bytes(record.read_bytes())
+    record.unlink()
+    record.symlink_to(outside / "record.json")
+    code, out, err = run_cli(capfd, "list")
+    assert code == 0, err
+    assert " broken " in out
+
+
+# ---------------------------------------------------------------- waits
+
+
+_HOLD = """\
+import sys, time
+from pathlib import Path
+from compiler.envlock import env_lock
+with env_lock(Path(sys.argv[1]), sys.argv[2], wait=0):
+    print("locked", flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.fixture()
+def holder(locked_spec: None) -> Iterator[subprocess.Popen[str]]:
+    """A process holding m's lock as a build does, for as long as the test runs."""
+    lock = v4("m").with_name(f".{XYZ}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(lock), f"building m [default, py{XYZ}]"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "locked"
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def test_create_announces_its_wait_and_gives_up_naming_the_holder(
+    holder: subprocess.Popen[str], wheelhouse: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    lock = v4("m").with_name(f".{XYZ}.lock")
+    code, _out, err = run_cli(capfd, "create", "m", *idx(wheelhouse), "--wait", "1.2")
+    assert code == 1
+    who = f"pid {holder.pid}, which is building m [default, py{XYZ}]"
+    assert f"waiting for {who} (lock {lock}); giving up after 1.2 s (--wait" in err
+    assert f"modelenv: error: gave up after 1.2 s waiting for {who} to release {lock}" in err
+    assert not v4("m").exists()
+
+
+def test_a_stopped_holder_is_named_as_stopped(
+    holder: subprocess.Popen[str], wheelhouse: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    os.kill(holder.pid, signal.SIGSTOP)
+    try:
+        code, _out, err = run_cli(capfd, "run", "m", *idx(wheelhouse), "--wait", "0", "--", "true")
+    finally:
+        os.kill(holder.pid, signal.SIGCONT)
+    assert code == 1
+    assert f"waiting for pid {holder.pid} (stopped), which is building m" in err
+
+
+def test_ensure_env_wait_is_bounded_by_modelenv_lock_timeout(
+    holder: subprocess.Popen[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELENV_LOCK_TIMEOUT", "0.2")
+    with pytest.raises(ModelenvError, match=f"gave up after 0.2 s waiting for pid {holder.pid}"):
+        compiler.ensure_env("m")
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "nan"])
+def test_a_bad_lock_timeout_is_a_usage_error(
+    holder: subprocess.Popen[str], monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("MODELENV_LOCK_TIMEOUT", value)
+    with pytest.raises(ModelenvError, match="MODELENV_LOCK_TIMEOUT takes a number of seconds"):
+        compiler.ensure_env("m")
+
+
+def test_remove_and_gc_wait_bounded_and_name_the_holder(
+    holder: subprocess.Popen[str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    env = hand_made_v4("m")
+    who = f"pid {holder.pid}, which is building m [default, py{XYZ}]"
+    code, _out, err = run_cli(capfd, "remove", "m", "--wait", "0.1")
+    assert code == 1
+    assert f"gave up after 0.1 s waiting for {who}" in err
+    code, _out, err = run_cli(capfd, "gc", "--max-size", "0", "--wait", "0.1")
+    assert code == 1
+    assert f"gave up after 0.1 s waiting for {who}" in err
+    assert "0 removed, freed 0 B, 1 could not be removed" in err
+    assert env.exists()
+
+
+# ---------------------------------------------------------------- leftovers
+
+
+def test_a_leftover_file_is_removed_by_gc(project: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    hand_made_v4("m")
+    leftover = v4("m").with_name(f".{XYZ}.build-999999")
+    leftover.write_text("not a folder")
+    code, out, err = run_cli(capfd, "gc")
+    assert code == 0, err
+    assert f"removed {leftover}" in out
+    assert not leftover.exists()
+
+
+def test_a_leftover_that_cannot_go_is_reported_with_exit_1(
+    project: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hand_made_v4("m")
+    leftover = touch_tree(v4("m").with_name(f".{XYZ}.build-999999"), {"ro/x": "x"})
+    real_unlink = os.unlink
+
+    def refuse(path: object, *args: object, **kw: object) -> None:
+        if str(path) == "x" or str(path).endswith("/ro/x"):
+            raise PermissionError(13, "Permission denied", str(path))
+        real_unlink(path, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "unlink", refuse)
+    for argv in (["gc"], ["remove", "m"]):
+        code, _out, err = run_cli(capfd, *argv)
+        assert code == 1, err
+        assert f"modelenv: warning: cannot remove {leftover}: Permission denied" in err
+        assert leftover.exists()
+
+
+def test_a_read_only_leftover_folder_is_made_writable_and_removed(tmp_path: Path) -> None:
+    leftover = touch_tree(tmp_path / "left", {"ro/x": "x"})
+    (leftover / "ro").chmod(0o555)
+    assert fsutil.remove_path(leftover) is None
+    assert not leftover.exists()
+
+
+def test_leftovers_never_send_a_valid_environment_to_the_slow_path(
+    locked_spec: None,
+    wheelhouse: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    code, _out, err = run_cli(capfd, "create", "m", *idx(wheelhouse))
+    assert code == 0, err
+    v4("m").with_name(f".{XYZ}.build-999999").write_text("undeletable")
+    (v4("m").with_name(f".{XYZ}.old-999998") / "x").mkdir(parents=True)
+    import compiler.materialise
+
+    def no_build(*_a: object, **_k: object) -> None:
+        raise AssertionError("the slow path ran")
+
+    monkeypatch.setattr(compiler.materialise, "ensure", no_build)
+    assert compiler.ensure_env("m") is not None
+    code, _out, err = run_cli(capfd, "create", "m", *idx(wheelhouse))
+    assert code == 0, err
