@@ -27,6 +27,7 @@ __all__ = [
     "from_command_line",
     "from_spec",
     "layered",
+    "mask_secrets",
     "mask_url",
     "pip_config_files",
 ]
@@ -57,24 +58,56 @@ class IndexSettings:
         return IndexSettings({k: v for k, v in self.values.items() if v.source not in sources})
 
     def uv_args(self) -> list[str]:
-        """The uv flags that reproduce these settings (pure: testable without uv)."""
+        """The uv flags that reproduce these settings (pure: testable without uv).
+
+        A URL carrying credentials never goes into the flags, which every local
+        user can read (``ps``): its key is passed in :meth:`uv_env` instead.
+        """
         args: list[str] = []
+        secret = self._secret_keys()
         if self.get("no_index"):
             args.append("--no-index")
-        elif self.get("index_url"):
+        elif self.get("index_url") and "index_url" not in secret:
             args += ["--index-url", self.get("index_url")]
-        if not self.get("no_index"):
+        if not self.get("no_index") and "extra_index_urls" not in secret:
             for url in self.get("extra_index_urls", ()):
                 args += ["--extra-index-url", url]
-        for link in self.get("find_links", ()):
-            # uv runs in a temporary folder: a relative path means the current one.
-            local = "://" not in link and not os.path.isabs(link)
-            args += ["--find-links", os.path.abspath(link) if local else link]
+        if "find_links" not in secret:
+            for link in self._find_links():
+                args += ["--find-links", link]
         if self.get("strategy"):
             args += ["--index-strategy", self.get("strategy")]
         if self.get("no_build_isolation"):
             args.append("--no-build-isolation")
         return args
+
+    def uv_env(self) -> dict[str, str]:
+        """uv's environment variables for the keys whose URLs carry credentials
+        (see :meth:`uv_args`): a process's environment is readable only by its
+        owner, its command line by everybody."""
+        secret = self._secret_keys()
+        env: dict[str, str] = {}
+        if "index_url" in secret and not self.get("no_index"):
+            env["UV_INDEX_URL"] = self.get("index_url")
+        if "extra_index_urls" in secret and not self.get("no_index"):
+            env["UV_EXTRA_INDEX_URL"] = " ".join(self.get("extra_index_urls"))
+        if "find_links" in secret:
+            env["UV_FIND_LINKS"] = ",".join(self._find_links())
+        return env
+
+    def _find_links(self) -> list[str]:
+        # uv runs in a temporary folder: a relative path means the current one.
+        return [
+            link if "://" in link or os.path.isabs(link) else os.path.abspath(link)
+            for link in self.get("find_links", ())
+        ]
+
+    def _secret_keys(self) -> set[str]:
+        return {
+            key
+            for key in ("index_url", "extra_index_urls", "find_links")
+            if key in self.values and _mask_value(self.values[key].value) != _plain(self.get(key))
+        }
 
     def masked(self) -> dict[str, dict[str, Any]]:
         """A JSON-ready view with credentials masked."""
@@ -109,12 +142,30 @@ def mask_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{masked}@{host}"))
 
 
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+
+
+def mask_secrets(text: str) -> str:
+    """Every URL's credentials in ``text`` (a requirement, a lock, uv's output)
+    masked: ``alpha @ https://alice:pw@host/a.whl`` -> ``https://alice:****@host/a.whl``."""
+
+    def mask(m: re.Match[str]) -> str:
+        user, sep, _password = m.group("userinfo").partition(":")
+        return f"{m.group('scheme')}{user}:****@" if sep else f"{m.group('scheme')}****@"
+
+    return _USERINFO.sub(mask, text)
+
+
 def _mask_value(value: Any) -> Any:
     if isinstance(value, str):
         return mask_url(value)
     if isinstance(value, (list, tuple)):
         return [_mask_value(v) for v in value]
     return value
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _split(value: str) -> tuple[str, ...]:

@@ -166,7 +166,7 @@ def compile_lock(
             offline=offline,
             python_platform=plan.host.platform if plan.host else None,
         )
-        result = uv.run(args, cwd=folder)
+        result = uv.run(args, cwd=folder, env=plan.index.uv_env())
         if not result.ok:
             return CompileResult(False, error=explain(result.stderr or result.stdout, _build(plan)))
         body = out.read_text(encoding="utf-8")
