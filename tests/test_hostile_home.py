@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import compiler
-from compiler import fsutil, leases
+from compiler import fsutil, leases, materialise
 from compiler.errors import ModelenvError
 
 from .conftest import run_cli, write_spec
@@ -281,16 +281,23 @@ def test_leftovers_never_send_a_valid_environment_to_the_slow_path(
     capfd: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    code, _out, err = run_cli(capfd, "create", "m", *idx(wheelhouse))
-    assert code == 0, err
-    v4("m").with_name(f".{XYZ}.build-999999").write_text("undeletable")
-    (v4("m").with_name(f".{XYZ}.old-999998") / "x").mkdir(parents=True)
-    import compiler.materialise
+    monkeypatch.setenv("UV_NO_INDEX", "1")
+    monkeypatch.setenv("UV_FIND_LINKS", str(wheelhouse))
+    real_ensure = materialise.ensure
 
     def no_build(*_a: object, **_k: object) -> None:
         raise AssertionError("the slow path ran")
 
-    monkeypatch.setattr(compiler.materialise, "ensure", no_build)
-    assert compiler.ensure_env("m") is not None
-    code, _out, err = run_cli(capfd, "create", "m", *idx(wheelhouse))
-    assert code == 0, err
+    def leftovers() -> None:
+        v4("m").with_name(f".{XYZ}.build-999999").write_text("undeletable")
+        (v4("m").with_name(f".{XYZ}.old-999998") / "x").mkdir(parents=True, exist_ok=True)
+
+    for launch in (
+        lambda: run_cli(capfd, "create", "m")[0] == 0,
+        lambda: compiler.ensure_env("m") is not None,
+    ):
+        monkeypatch.setattr(materialise, "ensure", real_ensure)
+        assert launch()
+        leftovers()
+        monkeypatch.setattr(materialise, "ensure", no_build)
+        assert launch()

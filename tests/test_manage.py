@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+import compiler.manage as manage
 import compiler.uv
 from compiler import leases
 from compiler.manage import format_size, parse_size
@@ -720,14 +721,13 @@ def test_remove_waits_for_the_environment_lock(
     env = hand_made_v4("a")
     holder = hold_lock(env)
     asking = threading.Event()
-    real = manage.FileLock
+    real = manage.env_lock
 
-    class SignallingLock(real):  # type: ignore[misc,valid-type]
-        def acquire(self, *args: Any, **kw: Any) -> Any:
-            asking.set()
-            return super().acquire(*args, **kw)
+    def signalling_lock(*args: Any, **kw: Any) -> Any:
+        asking.set()
+        return real(*args, **kw)
 
-    monkeypatch.setattr(manage, "FileLock", SignallingLock)
+    monkeypatch.setattr(manage, "env_lock", signalling_lock)
     result: list[tuple[int, str, str]] = []
     remover = threading.Thread(target=lambda: result.append(run_cli(capfd, "remove", "a")))
     remover.start()
