@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
+from .envlock import env_lock
 from .errors import ModelenvError
+from .fsutil import os_error, remove_path
 from .host import inspect_interpreter
 from .indexes import IndexSettings
 from .lockfile import sha256_text
@@ -83,25 +82,28 @@ def repair(
         )
     lock_file = record.get("lock_file")
     root = path.parent
-    with FileLock(str(root / f".{path.name}.lock")):
-        _cleanup_leftovers(root, path.name)
-        _refuse_if_in_use(path)
-        staging = root / f".{path.name}.build-{os.getpid()}"
-        try:
-            installed, _reused = _build(
-                staging,
-                plan,
-                lock_text,
-                key=str(record.get("key", "")),
-                lock_source=str(record.get("lock_source", "")),
-                skip_installed=bool(record.get("skip_installed")),
-                offline=offline,
-                target=str(target) if target else None,
-                lock_file=Path(lock_file[0]) if lock_file else None,
-            )
-            _refuse_if_in_use(path)  # again: a lease may have come during the build
-            _swap(staging, path)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+    try:
+        with env_lock(root / f".{path.name}.lock", f"repairing {label}"):
+            _cleanup_leftovers(root, path.name, lambda _msg: None)
+            _refuse_if_in_use(path)
+            staging = root / f".{path.name}.build-{os.getpid()}"
+            try:
+                installed, _reused = _build(
+                    staging,
+                    plan,
+                    lock_text,
+                    key=str(record.get("key", "")),
+                    lock_source=str(record.get("lock_source", "")),
+                    skip_installed=bool(record.get("skip_installed")),
+                    offline=offline,
+                    target=str(target) if target else None,
+                    lock_file=Path(lock_file[0]) if lock_file else None,
+                )
+                _refuse_if_in_use(path)  # again: a lease may have come during the build
+                _swap(staging, path)
+            except BaseException:
+                remove_path(staging)
+                raise
+    except OSError as exc:
+        raise os_error(exc, f"cannot repair {label} in {root}") from None
     return len(installed)
