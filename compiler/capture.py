@@ -12,16 +12,19 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pydantic import ValidationError
+
 from . import __version__
-from .errors import UsageError
+from .errors import ModelenvError, UsageError
 from .host import HostFacts
 from .markers import FACTS
 from .names import did_you_mean
+from .spec.problems import problems_from
 from .spec.schema import IndexSection
 from .spec.targets import Target
 from .tomlfmt import toml_key, toml_string
 
-__all__ = ["build_target", "package_changes", "parse_fact", "render_target"]
+__all__ = ["build_target", "invalid_versions", "package_changes", "parse_fact", "render_target"]
 
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
@@ -76,14 +79,17 @@ def build_target(
     description: str | None = None,
     now: dt.datetime | None = None,
 ) -> Target:
-    """The target describing ``host``, with ``--fact`` values applied."""
+    """The target describing ``host``, with ``--fact`` values applied.
+    Distributions whose version is not PEP 440 are left out (uv could not take
+    them as preferences either): :func:`invalid_versions` names them."""
     given = dict(parse_fact(f) for f in facts)
+    bad = invalid_versions(host)
     data: dict[str, Any] = {
         "description": description,
         "python": {"version": host.python, "platform": host.platform},
         "facts": {k: v for k, v in _facts(host.facts, given).items() if v is not None},
         "markers": dict(host.markers),
-        "packages": dict(sorted(host.packages.items())),
+        "packages": {k: v for k, v in sorted(host.packages.items()) if k not in bad},
         "capture": {
             "at": (now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0),
             "interpreter": host.source,
@@ -94,7 +100,28 @@ def build_target(
     }
     if index is not None:
         data["index"] = index.model_dump(exclude_unset=True)
-    return Target.model_validate(data)
+    try:
+        return Target.model_validate(data)
+    except ValidationError as exc:
+        found = problems_from(exc, host.source, {})
+        raise ModelenvError(
+            "cannot describe this interpreter as a target: "
+            + "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in found),
+            hint="targets are for platforms uv resolves for (docs/targets.md)",
+        ) from None
+
+
+def invalid_versions(host: HostFacts) -> dict[str, str]:
+    """Installed distributions whose version is not PEP 440 (name -> version)."""
+    from packaging.version import InvalidVersion, Version
+
+    bad = {}
+    for name, version in host.packages.items():
+        try:
+            Version(version)
+        except InvalidVersion:
+            bad[name] = version
+    return bad
 
 
 def _value(value: Any) -> str:

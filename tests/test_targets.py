@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from compiler.capture import build_target, invalid_versions
+from compiler.errors import ModelenvError
 from compiler.host import HostFacts, host_facts, python_platform
 from compiler.spec.targets import load_targets
 
@@ -177,3 +179,31 @@ def test_host_facts_from_target(
         sys.platform == "linux"
     )
     assert not host.evaluate('platform_release == "x" or not has_cuda')
+
+
+def _host(**changes: object) -> HostFacts:
+    values: dict[str, object] = {
+        "source": "/img/bin/python",
+        "python": "3.11.9",
+        "platform": "x86_64-manylinux_2_28",
+        "markers": {"sys_platform": "linux"},
+        "packages": {"torch": "2.0.0+cpu"},
+        "facts": {"has_cuda": False, "cuda_version": None, "has_npu": False},
+    }
+    values.update(changes)
+    return HostFacts(**values)  # type: ignore[arg-type]
+
+
+def test_build_target_leaves_out_invalid_versions() -> None:
+    host = _host(packages={"torch": "2.0.0+cpu", "odd": "1.0-foo-bar"})
+    assert invalid_versions(host) == {"odd": "1.0-foo-bar"}
+    assert build_target(host).packages == {"torch": "2.0.0+cpu"}
+
+
+def test_build_target_on_a_platform_uv_cannot_resolve_for() -> None:
+    with pytest.raises(ModelenvError) as info:
+        build_target(_host(platform="ppc64le-unknown-linux-gnu"))
+    assert str(info.value).startswith(
+        "cannot describe this interpreter as a target:"
+        " python.platform: unknown platform 'ppc64le-unknown-linux-gnu'"
+    )

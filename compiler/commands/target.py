@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _capture(args: argparse.Namespace) -> int:
-    from ..capture import build_target, package_changes, render_target
+    from ..capture import build_target, invalid_versions, package_changes, render_target
     from ..errors import UsageError
     from ..fsutil import atomic_write
     from ..host import host_facts
@@ -86,6 +86,8 @@ def _capture(args: argparse.Namespace) -> int:
     ui.info(f"capturing   {executable}")
     host = host_facts(executable)
     target = build_target(host, facts=args.fact, index=index, description=args.description)
+    for name, version in sorted(invalid_versions(host).items()):
+        ui.warn(f"left out {name} {version}: not a PEP 440 version")
     path = paths.specs / TARGETS_DIR / f"{args.name}.toml"
     old = check_target_file(path)[0] if path.is_file() else None
     path.parent.mkdir(parents=True, exist_ok=True)
