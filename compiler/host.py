@@ -144,6 +144,8 @@ class Interpreter:
     site_packages: tuple[str, ...]
     packages: Mapping[str, str]  # canonical name -> version
     markers: Mapping[str, str] = field(default_factory=dict)  # PEP 508 marker values
+    libc: tuple[str, ...] = ("", "")  # platform.libc_ver()
+    cuda: tuple[str, ...] | None = None  # (where from, X.Y or ""), as the probe found it
 
     @property
     def xy(self) -> str:
@@ -176,6 +178,8 @@ def inspect_interpreter(executable: str) -> Interpreter:
         site_packages=tuple(data["site_packages"]),
         packages={canonicalize_name(k): v[0] for k, v in data["packages"].items()},
         markers=data["markers"],
+        libc=tuple(data.get("libc") or ("", "")),
+        cuda=tuple(data["cuda"]) if data.get("cuda") else None,
     )
 
 
@@ -316,12 +320,11 @@ def host_facts(executable: str, *, nvidia_smi: bool = True) -> HostFacts:
     """Probe the live interpreter ``executable``: its packages, platform and
     CUDA (``torch.version.cuda`` when torch is installed, else an
     ``nvidia-cuda-runtime`` distribution, else ``nvidia-smi``, else the CUDA
-    toolkit's ``version.json``)."""
-    from packaging.utils import canonicalize_name
-
-    data = probe(executable, "interpreter")
-    markers = {k: v for k, v in data["markers"].items() if k not in KERNEL_MARKERS}
-    cuda = data.get("cuda")
+    toolkit's ``version.json``). The probe is :func:`inspect_interpreter`'s:
+    one subprocess per interpreter and run, however both are asked."""
+    interp = inspect_interpreter(executable)
+    markers = {k: v for k, v in interp.markers.items() if k not in KERNEL_MARKERS}
+    cuda = interp.cuda
     version: str | None = None
     source = ""
     if cuda:
@@ -332,11 +335,11 @@ def host_facts(executable: str, *, nvidia_smi: bool = True) -> HostFacts:
         if version is None:
             version, source = _toolkit_cuda()
     return HostFacts(
-        source=data["executable"] or executable,
-        python=data["version"],
-        platform=python_platform(markers, data.get("libc") or ["", ""]),
+        source=interp.executable,
+        python=interp.version,
+        platform=python_platform(markers, list(interp.libc)),
         markers=markers,
-        packages={canonicalize_name(k): v[0] for k, v in data["packages"].items()},
+        packages=dict(interp.packages),
         facts={"has_cuda": version is not None, "cuda_version": version, "has_npu": False},
         cuda_source=source or "not found",
     )
