@@ -209,6 +209,7 @@ def _install(
     skip_installed: bool,
     plan: Plan,
     offline: bool,
+    say: Callable[[str], None],
 ) -> tuple[list[str], list[str]]:
     from .delta import Delta, install_delta
     from .lockfile import body_of
@@ -224,15 +225,16 @@ def _install(
         with tempfile.TemporaryDirectory(prefix="modelenv-install-") as tmp:
             req = Path(tmp) / "requirements.txt"
             req.write_text("\n".join(p.text for p in todo) + "\n", encoding="utf-8")
-            result = uv.run(
-                uv.install_command(
-                    str(env_python(env_path)),
-                    str(req),
-                    index_args=plan.index.uv_args(),
-                    offline=offline,
-                ),
-                env=plan.index.uv_env(),
-            )
+            result = _uv_install(env_path, req, plan, offline=offline)
+            if not result.ok and not offline and _unreachable(result.stderr):
+                # Every file is pinned by its hash: where it comes from does not
+                # matter, so an unreachable index falls back to what is local.
+                say(
+                    "the package index is unreachable: installing from uv's cache and"
+                    " find-links only"
+                )
+                offline = True
+                result = _uv_install(env_path, req, plan, offline=True)
         if not result.ok:
             tampered = "hash" in result.stderr.lower()
             raise ModelenvError(
@@ -253,6 +255,34 @@ def _install(
     return Delta.pins(delta.install), Delta.pins(delta.reuse)
 
 
+def _uv_install(env_path: Path, req: Path, plan: Plan, *, offline: bool) -> uv.UvResult:
+    return uv.run(
+        uv.install_command(
+            str(env_python(env_path)),
+            str(req),
+            index_args=plan.index.uv_args(),
+            offline=offline,
+        ),
+        env=plan.index.uv_env(),
+    )
+
+
+# uv's words for an index it could not reach (not for a package it lacks).
+_UNREACHABLE = (
+    "tcp connect error",
+    "dns error",
+    "failed to lookup address",
+    "connection refused",
+    "network is unreachable",
+    "operation timed out",
+)
+
+
+def _unreachable(stderr: str) -> bool:
+    text = stderr.lower()
+    return "failed to fetch" in text and any(words in text for words in _UNREACHABLE)
+
+
 def _build(
     staging: Path,
     plan: Plan,
@@ -264,6 +294,7 @@ def _build(
     offline: bool,
     target: str | None = None,
     lock_file: Path | None = None,
+    say: Callable[[str], None] = lambda _msg: None,
 ) -> tuple[list[str], list[str]]:
     interp = plan.interpreter
     assert interp is not None
@@ -279,7 +310,7 @@ def _build(
         _base_site_pth(staging, interp)
     _trace("install")
     installed, reused = _install(
-        staging, lock_text, interp, skip_installed=skip, plan=plan, offline=offline
+        staging, lock_text, interp, skip_installed=skip, plan=plan, offline=offline, say=say
     )
     _trace("check")
     _check_closure(staging, plan)
@@ -552,6 +583,7 @@ def _ensure_locked(
             offline=offline,
             target=chosen.target,
             lock_file=chosen.path,
+            say=say,
         )
         if existed and not force:
             _refuse_if_in_use(final)  # again: a lease may have come during the build
