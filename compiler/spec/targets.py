@@ -184,6 +184,11 @@ class Target(_Frozen):
         }
 
     def fingerprint(self) -> str:
+        """sha256 of :meth:`content`; computed once (lock plans every model for it)."""
+        return self._fingerprint
+
+    @functools.cached_property
+    def _fingerprint(self) -> str:
         blob = json.dumps(self.content(), sort_keys=True, separators=(",", ":")).encode()
         return "sha256:" + hashlib.sha256(blob).hexdigest()
 
