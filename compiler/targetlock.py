@@ -75,10 +75,15 @@ def choose_target(
                 f" targets: {', '.join(sorted(targets)) or 'none'}"
             )
         if requested not in allowed:
+            xy = targets[requested].xy
+            hint = (
+                f"pass --python {xy} (python= in ensure_env())"
+                if requested in locked_for
+                else "see env.python and the targets keys ([env], [engines.NAME]) in its spec"
+            )
             raise UsageError(
-                f"target {requested!r} (Python {targets[requested].xy}) is not one {label}"
-                " is locked for",
-                hint="see env.python and the targets keys ([env], [engines.NAME]) in its spec",
+                f"target {requested!r} (Python {xy}) is not one {label} is locked for",
+                hint=hint,
             )
         diff = differences(
             live(), HostFacts.from_target(requested, targets[requested]), plan.system
