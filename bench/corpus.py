@@ -146,6 +146,8 @@ def lock_models(
             head, _, rest = block.partition("\n")
             variant = re.search(r"\[([^\]]+)\]", head)
             rows.append((model, variant.group(1) if variant else "?", False, rest or head))
+        if proc.returncode != 0 and not failures:  # e.g. "modelenv: internal error"
+            rows.append((model, "all", False, proc.stderr.strip() or f"exit {proc.returncode}"))
     return rows
 
 

@@ -45,6 +45,7 @@ PYTHON = "3.11"
 # Failure causes, first match wins: (cause, pattern over modelenv's message).
 CAUSES = (
     ("timed out", re.compile(r"^timed out after")),
+    ("modelenv bug (internal error)", re.compile(r"internal error")),
     (
         "index unreachable",
         re.compile(
@@ -55,6 +56,7 @@ CAUSES = (
         ),
     ),
     ("host-fact marker (uv cannot read it)", re.compile(r"cuda_version|has_cuda|has_npu")),
+    ("conflict with a #system_NAME# pin (the host's version)", re.compile(r"is #system_")),
     ("source build failed", re.compile(r"Failed to (?:download and )?build|build backend")),
     (
         "conflict in one split of the universal lock",

@@ -18,7 +18,7 @@ from . import __version__, uv
 from .errors import ModelenvError
 from .fsutil import atomic_write
 from .host import Interpreter, inspect_interpreter
-from .lockerrors import BuildContext, explain
+from .lockerrors import LockContext, explain
 from .lockfile import Lock, body_of, lock_path, parse_header, parse_lock, sha256_text
 from .paths import Paths
 from .plan import DEFAULT_ENGINE, FINGERPRINT_SCHEME, NO_FACTS, Plan
@@ -230,13 +230,21 @@ def build_interpreter(plan: Plan) -> tuple[Interpreter | None, str]:
     return interp, f"target {name}'s interpreter"
 
 
-def _build(plan: Plan) -> BuildContext:
+def _build(plan: Plan) -> LockContext:
     setting = plan.index.values.get("no_build_isolation")
     interp, _ = build_interpreter(plan)
-    return BuildContext(
+    base = plan.interpreter
+    host = (
+        plan.host.source
+        if plan.host is not None
+        else (f"the base interpreter {base.executable}" if base else "the base interpreter")
+    )
+    return LockContext(
         plan.python,
         f"Python {interp.version} ({interp.executable})" if interp else None,
         setting.source if setting is not None and setting.value else None,
+        dict(plan.system),
+        host,
     )
 
 

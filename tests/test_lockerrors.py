@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from compiler import host
-from compiler.lockerrors import BuildContext, describe_split, explain
+from compiler.lockerrors import LockContext, describe_split, explain
 
 from .basevenv import base_venv
 from .conftest import run_cli, write_spec
@@ -31,7 +31,7 @@ SPLIT_FAILURE = """\
       versions using `requires-python`.
 """
 
-ISOLATED = BuildContext("3.11", "Python 3.11.7 (/usr/bin/python3.11)", None)
+ISOLATED = LockContext("3.11", "Python 3.11.7 (/usr/bin/python3.11)", None)
 
 
 @pytest.mark.parametrize(
@@ -55,15 +55,16 @@ def test_a_split_conflict_says_which_part_and_what_to_do() -> None:
     message = explain(SPLIT_FAILURE, ISOLATED)
     lead, _, uv_text = message.partition("\nuv says:\n")
     assert lead.splitlines() == [
-        "the requirements resolve, except for Python >= 3.14 on Windows (one part of the"
-        " universal lock: python_full_version >= '3.14' and sys_platform == 'win32').",
-        "A lock for Python 3.11 covers every platform and every Python from 3.11 up, so it"
-        " must resolve there too.",
-        "fix: if the model does not run there, restrict the requirement that fails to the"
-        " platforms and Python versions it runs on, with a marker in the spec:"
-        ' \'llama-cpp-python ; python_full_version < "3.14" or sys_platform != "win32"\'.'
-        " (uv's hints name `requires-python` and `tool.uv.environments`: settings of uv"
-        " projects, which a spec says with markers.)",
+        "uv found no solution for one part of the universal lock: Python >= 3.14 on Windows"
+        " (python_full_version >= '3.14' and sys_platform == 'win32').",
+        "A lock for Python 3.11 must resolve on every platform and for every Python from"
+        " 3.11 up; uv stops at the first part that fails.",
+        "fix: if the conflict is only there and the model does not run there, restrict the"
+        " requirement that fails to where it runs with a marker in the spec, for example"
+        ' \'llama-cpp-python ; python_full_version < "3.14" or sys_platform != "win32"\';'
+        " otherwise the requirements conflict everywhere (uv's reasons are below). uv's"
+        " hints name `requires-python` and `tool.uv.environments`: settings of uv projects,"
+        " which a spec says with markers.",
     ]
     # uv's own text is kept, whole, below.
     assert uv_text.splitlines() == [f"  {line}" for line in SPLIT_FAILURE.strip().splitlines()]
@@ -77,7 +78,7 @@ def test_other_failures_are_uv_text_as_is() -> None:
 
 
 def test_a_build_failure_without_isolation_names_where_the_setting_comes_from() -> None:
-    build = BuildContext("3.11", "Python 3.11.7 (/usr/bin/python3.11)", "specs/m.toml [env.index]")
+    build = LockContext("3.11", "Python 3.11.7 (/usr/bin/python3.11)", "specs/m.toml [env.index]")
     message = explain("  × Failed to build `zmq==0.0.0`\n  invalid command 'bdist_wheel'", build)
     assert message.splitlines()[:3] == [
         "building a source distribution failed without build isolation:"
@@ -168,9 +169,34 @@ def test_a_real_split_conflict_from_lock(
     assert code == 1
     lines = err.splitlines()
     assert (
-        "    the requirements resolve, except for every Python on Windows (one part of the"
-        " universal lock: sys_platform == 'win32')."
+        "    uv found no solution for one part of the universal lock: every Python on Windows"
+        " (sys_platform == 'win32')."
     ) in lines
     assert "'beta ; sys_platform != \"win32\"'" in err
     assert "    uv says:" in lines
     assert "resolving dependencies for split (markers: sys_platform == 'win32')" in err
+
+
+def test_a_conflict_with_a_system_pin_says_where_the_version_comes_from() -> None:
+    """The corpus's vllm variants on a host with numpy 2.4.6: #system_numpy# pins
+    it, and vllm needs numpy<2.4 (bench/RESULTS.md, "Corpus: 40 more models")."""
+    text = (
+        "error: No solution found when resolving dependencies:\n"
+        "  cause: Because vllm>=0.11.2 depends on numpy>=1.24,<2.4 and you require"
+        " numpy==2.4.6 and vllm>=0.11.2, we can conclude that your requirements are"
+        " unsatisfiable.\n"
+    )
+    context = LockContext(
+        "3.11", None, None, {"numpy": "2.4.6", "torch": None}, "the base interpreter /py"
+    )
+    assert explain(text, context).splitlines()[:3] == [
+        "numpy==2.4.6 is #system_numpy#: the version the base interpreter /py has.",
+        "fix: install a numpy the other requirements accept into the base interpreter /py,"
+        " or write a version range for numpy in the spec instead of #system_numpy#.",
+        "uv says:",
+    ]
+    # A pin uv does not name is not mentioned; numpy==2.4.60 is not numpy==2.4.6.
+    other = LockContext("3.11", None, None, {"numpy": "2.4.6"})
+    assert (
+        explain(text.replace("2.4.6", "2.4.60"), other) == text.replace("2.4.6", "2.4.60").strip()
+    )
