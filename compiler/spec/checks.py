@@ -359,8 +359,15 @@ def load_engines(specs_dir: Path) -> Engines:
     try:
         st = path.stat()
     except FileNotFoundError:
-        return Engines(path, {})
+        return _no_engines(path)
     return _load_engines_cached(path, st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+@functools.lru_cache(maxsize=16)
+def _no_engines(path: Path) -> Engines:
+    # One object per folder: specs are cached by (file, engines), and Engines
+    # compares by identity, so a fresh one per call would defeat that cache.
+    return Engines(path, {})
 
 
 @functools.lru_cache(maxsize=16)
