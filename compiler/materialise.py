@@ -49,6 +49,7 @@ from .store import (
     seal,
     stat_key,
 )
+from .ui import WARNING
 
 __all__ = ["BuildReport", "ensure"]
 
@@ -256,15 +257,19 @@ def _install(
 
 
 def _uv_install(env_path: Path, req: Path, plan: Plan, *, offline: bool) -> uv.UvResult:
-    return uv.run(
-        uv.install_command(
-            str(env_python(env_path)),
-            str(req),
-            index_args=plan.index.uv_args(),
-            offline=offline,
-        ),
-        env=plan.index.uv_env(),
+    args = uv.install_command(
+        str(env_python(env_path)),
+        str(req),
+        index_args=plan.index.uv_args(),
+        offline=offline,
     )
+    # On a terminal a large install shows uv's own progress (live); its messages
+    # then went to the screen, so a failure is run once more, captured, to be
+    # reported and judged (an unreachable index falls back to what is local).
+    result = uv.run(args, env=plan.index.uv_env(), live=True)
+    if not result.ok and not result.stdout and result.stderr == uv.LIVE_STDERR:
+        result = uv.run(args, env=plan.index.uv_env())
+    return result
 
 
 # uv's words for an index it could not reach (not for a package it lacks).
@@ -515,7 +520,7 @@ def ensure(
     host_facts.cache_clear()
     plan = _live_plan(paths, request)
     for warning in plan.warnings:
-        say(f"warning: {warning}")
+        say(f"{WARNING}{warning}")
     interp = plan.interpreter
     assert interp is not None
     python = resolve_python(paths, request) or plan.python

@@ -22,6 +22,7 @@ from .paths import Paths, display
 from .plan import Plan, make_plan
 from .request import Request
 from .targeting import differences, match_target
+from .ui import WARNING
 from .verify import examine
 
 __all__ = ["TARGET_VAR", "TargetLock", "choose_target", "live_host", "requested_target"]
@@ -89,7 +90,7 @@ def choose_target(
             live(), HostFacts.from_target(requested, targets[requested]), plan.system
         )
         if diff:
-            say(f"warning: this host differs from target {requested}: {'; '.join(diff)}")
+            say(f"{WARNING}this host differs from target {requested}: {'; '.join(diff)}")
         return requested
     found = match_target(
         live(), {n: HostFacts.from_target(n, t) for n, t in allowed.items()}, plan.system

@@ -4,13 +4,30 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TextIO
 
-__all__ = ["SCHEMA_VERSION", "UI", "json_document"]
+__all__ = ["REPORTING", "SCHEMA_VERSION", "UI", "WARNING", "json_document"]
+
+# Every warning starts with this, whichever part of modelenv says it.
+WARNING = "modelenv: warning: "
 
 # Of every --json document (docs/commands.md): bumped when a key is removed or
 # changes meaning; new keys may appear within one version.
 SCHEMA_VERSION = 1
+
+
+@dataclass
+class Reporting:
+    """How uv's work is shown (uv.run reads it). The command line sets it for
+    each command (commands.context); the API leaves it off: nothing printed."""
+
+    live: bool = False  # uv may draw its progress on the terminal (callers opt in)
+    log: Callable[[str], None] | None = None  # -v: each uv command and its time
+
+
+REPORTING = Reporting()
 
 
 def json_document(doc: dict[str, Any]) -> str:
@@ -34,12 +51,12 @@ class UI:
             print(text, file=self.err, flush=True)
 
     def detail(self, text: str) -> None:
-        """Shown with -v."""
+        """Shown with -v (over a live status line, if one is drawn)."""
         if self.verbosity > 0:
-            print(text, file=self.err, flush=True)
+            print(("\r\033[K" if self.is_tty else "") + text, file=self.err, flush=True)
 
     def warn(self, text: str) -> None:
-        print(f"modelenv: warning: {text}", file=self.err, flush=True)
+        print(f"{WARNING}{text}", file=self.err, flush=True)
 
     @property
     def is_tty(self) -> bool:

@@ -8,11 +8,13 @@ import functools
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ModelenvError
+from .ui import REPORTING
 
 __all__ = [
     "UvResult",
@@ -20,6 +22,7 @@ __all__ = [
     "compile_command",
     "install_command",
     "run",
+    "shown",
     "uv_binary",
     "uv_version",
     "venv_command",
@@ -103,21 +106,47 @@ def _environment(extra: Mapping[str, str] | None) -> dict[str, str]:
     return env
 
 
+# The stderr of a live run: uv wrote its messages to the terminal.
+LIVE_STDERR = "(uv's messages are above)"
+
+
+def shown(args: Sequence[str]) -> str:
+    """A uv command line as it may be printed: URLs with their credentials masked."""
+    import shlex
+
+    from .indexes import mask_url
+
+    return "uv " + " ".join(shlex.quote(mask_url(a) if "://" in a else a) for a in args)
+
+
 def run(
     args: Sequence[str],
     *,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    live: bool = False,
 ) -> UvResult:
-    """Run ``uv ARGS``; capture both streams (never drop stderr: callers show it)."""
+    """Run ``uv ARGS``; capture both streams (never drop stderr: callers show it).
+
+    ``live``: when the command line asked for live output (a terminal, no -q),
+    uv writes its own progress to the terminal instead; its messages are then
+    on the screen rather than in the result.
+    """
+    live = live and REPORTING.live
+    if live:
+        args = [a for a in args if a != "--quiet"]
     argv = (uv_binary(), *args)
+    environment = _environment(env)
+    if live:
+        environment.pop("UV_NO_PROGRESS", None)
+    started = time.monotonic()
     try:
         proc = subprocess.run(
             argv,
             cwd=cwd,
-            env=_environment(env),
-            capture_output=True,
+            env=environment,
+            capture_output=not live,
             text=True,
             timeout=timeout,
             check=False,
@@ -126,6 +155,12 @@ def run(
         raise ModelenvError(f"cannot run uv ({argv[0]}): {exc.strerror}") from None
     except subprocess.TimeoutExpired:
         raise ModelenvError(f"uv did not finish within {timeout:.0f} s: {' '.join(args)}") from None
+    if REPORTING.log is not None:
+        elapsed = time.monotonic() - started
+        status = "" if proc.returncode == 0 else f", exit {proc.returncode}"
+        REPORTING.log(f"ran {shown(args)} ({elapsed:.2f} s{status})")
+    if live:
+        return UvResult(tuple(argv), proc.returncode, "", LIVE_STDERR)
     return UvResult(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
 
 

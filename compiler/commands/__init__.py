@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..paths import Paths
-from ..ui import UI
+from ..ui import REPORTING, UI
 
 __all__ = ["context", "folder_flags"]
 
@@ -22,7 +22,11 @@ def context(args: argparse.Namespace) -> tuple[Paths, UI]:
         defaults=(project.folder("specs"), project.folder("locks"), project.folder("home")),
     )
     verbosity = -1 if getattr(args, "quiet", False) else int(getattr(args, "verbose", 0) or 0)
-    return paths, UI(verbosity)
+    ui = UI(verbosity)
+    # A terminal sees uv's own progress; -v lists each uv command and its time.
+    REPORTING.live = ui.is_tty and verbosity >= 0
+    REPORTING.log = ui.detail if verbosity > 0 else None
+    return paths, ui
 
 
 def folder_flags(args: argparse.Namespace) -> str:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ..lockset import LockSet
     from ..paths import Paths
     from ..plan import Plan
+    from ..progress import LockProgress
     from ..ui import UI
 
 
@@ -229,23 +230,28 @@ def _lock(paths: Paths, ui: UI, keys: LockSet, args: argparse.Namespace) -> int:
 
     _broken(ui, keys)
     locked, failed = 0, len(keys.broken)
-    progress = _Progress(ui, len(planned))
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {pool.submit(_compile, paths, key, plan, args): key for key, plan in planned}
+    from ..progress import LockProgress
+
+    with (
+        LockProgress(ui, len(planned)) as progress,
+        ThreadPoolExecutor(max_workers=args.jobs) as pool,
+    ):
+        futures = {
+            pool.submit(_compile, paths, key, plan, args, progress): key for key, plan in planned
+        }
         for future in as_completed(futures):
             key = futures[future]
             result = future.result()
-            progress.step()
             if result.ok:
                 locked += 1
-                progress.line(
+                progress.finished(
+                    str(key),
                     f"locked      {key} -> {display(key.path(paths.locks))}"
-                    f" ({result.packages} package{'s' if result.packages != 1 else ''})"
+                    f" ({result.packages} package{'s' if result.packages != 1 else ''})",
                 )
             else:
                 failed += 1
-                progress.error(key, result.error)
-    progress.done()
+                progress.failed(str(key), result.error)
 
     orphans = _orphans(paths, keys, args)
     for orphan in orphans:
@@ -262,9 +268,12 @@ def _lock(paths: Paths, ui: UI, keys: LockSet, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _compile(paths: Paths, key: LockKey, plan: Plan, args: argparse.Namespace) -> CompileResult:
+def _compile(
+    paths: Paths, key: LockKey, plan: Plan, args: argparse.Namespace, progress: LockProgress
+) -> CompileResult:
     from ..locking import compile_lock
 
+    progress.started(str(key))
     return compile_lock(
         plan,
         key.path(paths.locks),
@@ -312,37 +321,3 @@ def _remove_empty_parents(folder: Path, stop: Path) -> None:
     while folder != stop and folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()
         folder = folder.parent
-
-
-class _Progress:
-    """One updating line on a terminal; plain lines otherwise."""
-
-    def __init__(self, ui: UI, total: int) -> None:
-        self.ui, self.total, self.n = ui, total, 0
-        self.live = ui.is_tty and ui.verbosity >= 0 and total > 0
-
-    def step(self) -> None:
-        self.n += 1
-        if self.live:
-            self.ui.err.write(f"\r\033[K[{self.n}/{self.total}] locking...")
-            self.ui.err.flush()
-
-    def _clear(self) -> None:
-        if self.live:
-            self.ui.err.write("\r\033[K")
-
-    def line(self, text: str) -> None:
-        self._clear()
-        self.ui.info(text)
-
-    def error(self, key: LockKey, message: str) -> None:
-        self._clear()
-        indented = "\n".join(f"    {line}" for line in message.splitlines())
-        print(
-            f"modelenv: error: {key}: resolution failed:\n{indented}",
-            file=self.ui.err,
-            flush=True,
-        )
-
-    def done(self) -> None:
-        self._clear()
