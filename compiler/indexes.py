@@ -229,13 +229,22 @@ _ENV_VARS: tuple[tuple[str, str, Any], ...] = (
     ("UV_INDEX_URL", "index_url", str.strip),
     ("UV_DEFAULT_INDEX", "index_url", str.strip),
     ("UV_EXTRA_INDEX_URL", "extra_index_urls", _split),
-    # UV_INDEX holds "[name=]url" entries; uv treats them as extra indexes.
-    ("UV_INDEX", "extra_index_urls", lambda v: tuple(u.split("=", 1)[-1] for u in v.split())),
     ("UV_FIND_LINKS", "find_links", lambda v: tuple(re.split(r"[\s,]+", v.strip()))),
     ("UV_NO_INDEX", "no_index", _truthy),
     ("UV_INDEX_STRATEGY", "strategy", str.strip),
     ("UV_NO_BUILD_ISOLATION", "no_build_isolation", _truthy),
 )
+
+
+_INDEX_NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)=(.+)$")
+
+
+def _uv_index_urls(value: str) -> tuple[str, ...]:
+    """UV_INDEX as uv reads it: space-separated ``[name=]url`` entries. A name
+    holds no ':' or '/', so the '=' of a URL's query is never taken for one."""
+    return tuple(
+        m.group(2) if (m := _INDEX_NAME.match(entry)) else entry for entry in value.split()
+    )
 
 
 def _from_environment(env: Mapping[str, str]) -> IndexSettings:
@@ -244,6 +253,14 @@ def _from_environment(env: Mapping[str, str]) -> IndexSettings:
         raw = env.get(var)
         if raw is not None and raw.strip():
             values[key] = Setting(parse(raw), var)
+    raw = env.get("UV_INDEX", "")
+    if raw.strip():
+        # uv adds UV_INDEX's indexes to the extra ones (and asks them first).
+        extra = values.get("extra_index_urls")
+        keep = extra.value if extra is not None and extra.source.startswith("UV_") else ()
+        source = "UV_INDEX" + (f" and {extra.source}" if keep and extra is not None else "")
+        urls = _uv_index_urls(raw) + tuple(u for u in keep if u not in _uv_index_urls(raw))
+        values["extra_index_urls"] = Setting(urls, source)
     return IndexSettings(values)
 
 
@@ -256,19 +273,25 @@ SPEC_KEYS = {
 }
 
 
-def from_spec(index: Any, source: str) -> IndexSettings:
-    """The keys a spec's ``[env.index]`` sets explicitly (absent keys inherit)."""
+def from_spec(index: Any, source: str, base: Path | None = None) -> IndexSettings:
+    """The keys a spec's ``[env.index]`` sets explicitly (absent keys inherit).
+    A relative find-links path means one beside the spec (``base``, its folder),
+    wherever modelenv runs."""
     if index is None:
         return IndexSettings()
-    values = {
-        SPEC_KEYS[name]: Setting(
-            tuple(getattr(index, name))
-            if isinstance(getattr(index, name), tuple)
-            else getattr(index, name),
-            source,
-        )
-        for name in sorted(index.model_fields_set)
-    }
+    values = {}
+    for name in sorted(index.model_fields_set):
+        value = getattr(index, name)
+        if isinstance(value, tuple):
+            value = tuple(value)
+        if name == "find_links" and base is not None:
+            value = tuple(
+                link
+                if "://" in link or os.path.isabs(link)
+                else os.path.normpath(os.path.join(base, link))
+                for link in value
+            )
+        values[SPEC_KEYS[name]] = Setting(value, source)
     return IndexSettings(values)
 
 

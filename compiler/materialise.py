@@ -28,6 +28,7 @@ from .errors import ModelenvError
 from .fsutil import atomic_write, check_within, os_error, remove_path
 from .health import closure_problems
 from .host import Interpreter, host_facts, inspect_interpreter
+from .indexes import mask_secrets
 from .leases import live_leases
 from .lockfile import lock_path, parse_lock, parse_lock_body, sha256_text
 from .locking import compile_lock
@@ -320,6 +321,9 @@ def _build(
     _trace("check")
     _check_closure(staging, plan)
     _trace("lock-copy")
+    # Credentials in a direct URL (-p 'a @ https://user:pw@host/a.whl') are
+    # never stored: the copy (and its checksum in the record) has them masked.
+    lock_text = mask_secrets(lock_text)
     atomic_write(staging / LOCK_NAME, lock_text)
     record = {
         "format": RECORD_FORMAT,

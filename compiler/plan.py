@@ -324,7 +324,9 @@ def make_plan(
     for entry, origin in merged.unmatched:
         warnings.append(f"{origin}: {entry.text!r} removes nothing: no entry named {entry.name!r}")
 
-    spec_index = indexes.from_spec(spec.env.index, f"{display(spec_path)} [env.index]")
+    spec_index = indexes.from_spec(
+        spec.env.index, f"{display(spec_path)} [env.index]", spec_path.absolute().parent
+    )
     # The machine's settings (pip config files, environment) are host facts too:
     # an offline check of fingerprints needs none of them.
     index = (
@@ -380,7 +382,7 @@ def _target_host(
     if request.python and request.python != target.xy:
         raise UsageError(f"target {name!r} is Python {target.python.version}, not {request.python}")
     shown = f"{display(paths.specs / TARGETS_DIR / (name + '.toml'))} [index]"
-    index = indexes.from_spec(target.index, shown)
+    index = indexes.from_spec(target.index, shown, (paths.specs / TARGETS_DIR).absolute())
     return HostFacts.from_target(name, target), target.fingerprint(), index
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,12 @@ def repair(
     if sha256_text(lock_text) != record.get("lock_sha256"):
         raise ModelenvError(
             f"{label}: its lock copy {LOCK_NAME} is missing or was changed after the build",
+            hint=rebuild,
+        )
+    if re.search(r"://([^/@\s]*:)?\*\*\*\*@", lock_text):
+        raise ModelenvError(
+            f"{label}: its lock copy names a URL whose credentials were masked when it was"
+            " stored, so it cannot be installed again",
             hint=rebuild,
         )
     lock_file = record.get("lock_file")

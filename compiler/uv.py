@@ -161,7 +161,9 @@ def run(
         REPORTING.log(f"ran {shown(args)} ({elapsed:.2f} s{status})")
     if live:
         return UvResult(tuple(argv), proc.returncode, "", LIVE_STDERR)
-    return UvResult(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
+    from .indexes import mask_secrets  # uv may echo a URL with its credentials
+
+    return UvResult(tuple(argv), proc.returncode, proc.stdout, mask_secrets(proc.stderr))
 
 
 def compile_command(

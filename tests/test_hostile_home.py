@@ -301,3 +301,58 @@ def test_leftovers_never_send_a_valid_environment_to_the_slow_path(
         leftovers()
         monkeypatch.setattr(materialise, "ensure", no_build)
         assert launch()
+
+
+# ---------------------------------------------------------------- leases that lie
+
+
+def test_an_empty_lease_of_a_live_pid_does_not_block_forever(
+    project: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    env = hand_made_v4("m")
+    folder = leases.lease_dir(env)
+    folder.mkdir()
+    (folder / "1").write_text("")  # pid 1 lives, but did not write this lease
+    assert leases.live_leases(env) == []
+    code, _out, err = run_cli(capfd, "remove", "m")
+    assert code == 0, err
+    assert not env.exists()
+
+
+def test_a_lease_named_after_an_impossible_pid_is_stale(
+    project: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    env = hand_made_v4("m")
+    folder = leases.lease_dir(env)
+    folder.mkdir()
+    (folder / "99999999999999999999").write_text("1")
+    assert leases.live_leases(env) == []
+    for argv in (["list"], ["gc"], ["remove", "m"]):
+        code, _out, err = run_cli(capfd, *argv)
+        assert code == 0, err
+
+
+def test_gc_says_what_it_kept_and_why(project: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    env = hand_made_v4("m")
+    leases.take(env)  # this process uses it
+    code, _out, err = run_cli(capfd, "gc", "--max-size", "0")
+    assert code == 0, err
+    assert (
+        f"kept    {env}: least recently used (home over 0 B), but in use by process"
+        f" {os.getpid()} (--force removes it)"
+    ) in err
+    assert err.strip().splitlines()[-1] == "0 removed, freed 0 B, 1 kept"
+
+
+def test_a_leases_file_does_not_cost_run_its_exit_status(
+    locked_spec: None, wheelhouse: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    code, _out, err = run_cli(capfd, "create", "m", *idx(wheelhouse))
+    assert code == 0, err
+    folder = leases.lease_dir(v4("m"))
+    fsutil.remove_path(folder)
+    folder.write_text("not a folder")
+    code, _out, err = run_cli(
+        capfd, "run", "m", *idx(wheelhouse), "--", sys.executable, "-c", "raise SystemExit(7)"
+    )
+    assert code == 7, err

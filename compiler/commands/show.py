@@ -33,14 +33,17 @@ def run(args: argparse.Namespace) -> int:
     request = dataclasses.replace(request_from_args(args, args.model), target=args.target)
     plan = make_plan(paths, request)
     doc = plan_document(plan)
+    # Credentials in any URL (a direct URL given with -p, an index) are masked.
+    from ..indexes import mask_secrets
+
     if args.json:
         from ..ui import json_document
 
-        ui.result(json_document(doc))
+        ui.result(mask_secrets(json_document(doc)))
     else:
-        ui.result(render_text(doc))
+        ui.result(mask_secrets(render_text(doc)))
     for warning in plan.warnings:
-        ui.warn(warning)
+        ui.warn(mask_secrets(warning))
     return 0
 
 
