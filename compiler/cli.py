@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "gc": "remove broken, legacy, orphaned and least recently used environments",
     "doctor": "check environments against their locks",
     "target": "capture, list and show targets: the hosts locks are made for",
+    "export": "print a model's environment for another tool (a Ray runtime_env)",
 }
 
 EXIT_BUG = 3

@@ -2,15 +2,23 @@
 legacy layouts (v1 to v3), environments whose spec no longer exists, those
 unused for --older-than DAYS, and, with --max-size, the least recently used
 until the home fits the budget. Environments in use are kept unless --force.
+
+With --ray, gc runs on every alive node of the Ray cluster, each node against
+its own home (and the same budget), and prints one table with a NODE column.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from typing import TYPE_CHECKING
 
 from . import context
+from ._ray import add_ray_option
 from .create import add_wait_option
+
+if TYPE_CHECKING:
+    from ..ui import UI
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--force", action="store_true", help="also remove environments in use")
     add_wait_option(parser)
+    add_ray_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
     if args.older_than is not None and args.older_than < 0:
         raise UsageError(f"--older-than takes a number of days, 0 or more; got {args.older_than:g}")
     budget = parse_size(args.max_size) if args.max_size else None
+    if args.ray is not None:
+        from ._ray import node_argv
+
+        return _on_cluster(args, ui, node_argv(args, paths, _gc_argv(args)))
     entries = scan(paths)
     have_specs = bool(paths.model_names())
     if not have_specs:
@@ -104,4 +117,37 @@ def run(args: argparse.Namespace) -> int:
         + (f", {kept} kept" if kept else "")
         + (f", {failed} could not be removed" if failed else "")
     )
+    return 1 if failed else 0
+
+
+def _gc_argv(args: argparse.Namespace) -> list[str]:
+    argv = ["gc"]
+    if args.dry_run:
+        argv.append("--dry-run")
+    if args.max_size:
+        argv += ["--max-size", args.max_size]
+    if args.older_than is not None:
+        argv += ["--older-than", str(args.older_than)]
+    if args.force:
+        argv.append("--force")
+    if args.wait is not None:
+        argv += ["--wait", str(args.wait)]
+    return argv
+
+
+def _on_cluster(args: argparse.Namespace, ui: UI, argv: list[str]) -> int:
+    """gc on every alive node, each against its own home; one table."""
+    from ..ray_nodes import on_every_node
+
+    answers = on_every_node(argv, address=None if args.ray == "auto" else args.ray, say=ui.info)
+    width = max(len("NODE"), *(len(a.node) for a in answers))
+    ui.result(f"{'NODE'.ljust(width)}  RESULT")
+    failed = 0
+    for a in answers:
+        lines = a.stdout.splitlines() + a.stderr.splitlines()
+        for line in lines or ["(nothing to do)"]:
+            ui.result(f"{a.node.ljust(width)}  {line}")
+        failed += a.returncode != 0
+    if failed:
+        ui.warn(f"gc failed on {failed} of {len(answers)} nodes")
     return 1 if failed else 0

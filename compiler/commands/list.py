@@ -7,13 +7,22 @@ with --verify, drifted (its packages no longer match its lock: see `modelenv
 doctor`). --verify reads every dist-info of every environment: opt-in.
 Sizes count a hard-linked file once. --json prints a stable document
 (docs/commands.md#list).
+
+With --ray, every alive node of the Ray cluster lists its own home; one table
+with a NODE column (--json: {"nodes": [{"node", "home", "environments"}]}).
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from . import context
+from ._ray import add_ray_option
+
+if TYPE_CHECKING:
+    from ..paths import Paths
+    from ..ui import UI
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,12 +35,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also check each environment's packages against its lock (slower)",
     )
+    add_ray_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..manage import format_size, scan, select, spec_staleness
 
     paths, ui = context(args)
+    if args.ray is not None:
+        return _on_cluster(args, paths, ui)
     entries = select(
         scan(paths, is_stale=spec_staleness(paths)), args.model, args.engine, args.python
     )
@@ -51,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if not entries:
         ui.info(f"no environments under {paths.home}")
         return 0
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (
             "MODEL",
             "ENGINE",
@@ -81,9 +93,71 @@ def run(args: argparse.Namespace) -> int:
                 str(e.path),
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    for r in rows:
-        ui.result("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
+    _table(ui, rows)
     total = sum(e.size for e in entries)
     ui.info(f"{len(entries)} environments, {format_size(total)}")
     return 0
+
+
+def _table(ui: UI, rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        ui.result("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
+
+
+def _on_cluster(args: argparse.Namespace, paths: Paths, ui: UI) -> int:
+    """One table (or JSON document) for every alive node, a NODE column first."""
+    import json
+
+    from ..manage import format_size
+    from ..ray_nodes import on_every_node
+    from ..ui import json_document
+    from ._ray import node_argv
+
+    argv = ["list", "--json"] + (["--verify"] if args.verify else [])
+    for flag in ("model", "engine", "python"):
+        if getattr(args, flag):
+            argv += [f"--{flag}", getattr(args, flag)]
+    answers = on_every_node(
+        node_argv(args, paths, argv), address=None if args.ray == "auto" else args.ray, say=ui.info
+    )
+    nodes, failed = [], 0
+    for a in answers:
+        try:
+            doc = json.loads(a.stdout) if a.returncode == 0 else None
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            failed += 1
+            ui.warn(f"node {a.node}: " + (a.stderr.strip() or f"exit status {a.returncode}"))
+            continue
+        doc.pop("schema_version", None)
+        nodes.append({"node": a.node, **doc})
+    if args.json:
+        ui.result(json_document({"nodes": nodes}))
+        return 1 if failed else 0
+    rows: list[tuple[str, ...]] = [
+        ("NODE", "MODEL", "ENGINE", "PYTHON", "STATUS", "SIZE", "LAST USED", "PATH")
+    ]
+    count = total = 0
+    for n in nodes:
+        for e in n["environments"]:
+            in_use = " (in use)" if e["in_use_by"] else ""
+            rows.append(
+                (
+                    n["node"],
+                    e["model"],
+                    e["engine"] or "-",
+                    e["python"] or "-",
+                    e["status"] + in_use,
+                    format_size(e["size"]),
+                    (e["last_used"] or "-").replace("T", " "),
+                    e["path"],
+                )
+            )
+            count += 1
+            total += e["size"]
+    if count:
+        _table(ui, rows)
+    ui.info(f"{len(nodes)} nodes, {count} environments, {format_size(total)}")
+    return 1 if failed else 0

@@ -1,0 +1,157 @@
+"""`compiler.ray.runtime_env` and `modelenv export --ray`, without a cluster;
+and `modelenv run --exec`, which the runtime_env's py_executable uses."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from compiler import ray as cray
+from compiler.errors import ModelenvError, UsageError
+
+from .conftest import run_cli, write_spec
+from .test_materialise import SPEC, XY, idx, make_base
+
+RAY_VERSION = pytest.importorskip("ray").__version__
+
+
+@pytest.fixture()
+def model(project: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    write_spec(project, "m", SPEC)
+    code, _out, err = run_cli(capsys, "lock", *idx(wheelhouse))
+    assert code == 0, err
+    return project
+
+
+def test_runtime_env_starts_workers_through_modelenv_run(model: Path) -> None:
+    env = cray.runtime_env("m")
+    assert shlex.split(env["py_executable"]) == [
+        "modelenv", "run", "--exec", "m", "--python", XY, "--", "python"
+    ]  # fmt: skip
+    assert env["env_vars"] == {
+        "MODELENV_SPECS": str(model / "specs"),
+        "MODELENV_LOCKS": str(model / "locks"),
+    }
+    assert "working_dir" not in env
+
+
+def test_runtime_env_options_reach_the_command_line(model: Path, tmp_path: Path) -> None:
+    home = tmp_path / "shared home"
+    env = cray.runtime_env(
+        "m", engine="default", packages=["gamma==0.5.0"], home=home, launcher="/opt/me/modelenv"
+    )
+    assert shlex.split(env["py_executable"]) == [
+        "/opt/me/modelenv", "run", "--exec", "m", "--python", XY, "-p", "gamma==0.5.0",
+        "--", "python",
+    ]  # fmt: skip
+    assert env["env_vars"]["MODELENV_HOME"] == str(home)
+
+
+def test_runtime_env_ships_specs_and_the_models_locks(model: Path, tmp_path: Path) -> None:
+    write_spec(model, "other", SPEC)
+    (model / "locks" / "other").mkdir()
+    (model / "locks" / "other" / "x.txt").write_text("not shipped\n")
+    env = cray.runtime_env("m", working_dir=True)
+    folder = Path(env["working_dir"])
+    assert env["env_vars"] == {"MODELENV_SPECS": "specs", "MODELENV_LOCKS": "locks"}
+    shipped = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    assert shipped == [
+        f"locks/m/default/py{XY}.txt",
+        "specs/_engines.toml",
+        "specs/m.toml",
+        "specs/other.toml",
+    ]
+    assert (folder / "specs" / "m.toml").read_bytes() == (model / "specs" / "m.toml").read_bytes()
+    # Named by content: the same inputs give the same folder.
+    assert cray.runtime_env("m", working_dir=True)["working_dir"] == str(folder)
+
+
+def test_runtime_env_ships_a_project_folder_holding_specs_and_locks(
+    model: Path, tmp_path: Path
+) -> None:
+    env = cray.runtime_env("m", working_dir=model)
+    assert env["working_dir"] == str(model)
+    assert env["env_vars"] == {"MODELENV_SPECS": "specs", "MODELENV_LOCKS": "locks"}
+    with pytest.raises(UsageError, match="does not hold the specs folder"):
+        cray.runtime_env("m", working_dir=tmp_path / "elsewhere")
+
+
+def test_runtime_env_refuses_another_python_than_the_drivers(model: Path) -> None:
+    with pytest.raises(UsageError, match=r"Ray starts workers on the driver's Python"):
+        cray.runtime_env("m", python="3.9")
+
+
+def test_an_environment_without_system_site_packages_must_list_ray(model: Path) -> None:
+    write_spec(model, "m", SPEC + "system_site_packages = false\n")
+    with pytest.raises(ModelenvError) as info:
+        cray.runtime_env("m")
+    assert str(info.value) == (
+        "m: its environment cannot import ray: specs/m.toml sets system_site_packages = false"
+        " and does not list ray\n"
+        f'  hint: add "ray=={RAY_VERSION}" to [env] packages in specs/m.toml,'
+        " or set system_site_packages = true"
+    )
+    write_spec(
+        model, "m", SPEC.replace('"beta"', '"beta", "ray"') + "system_site_packages = false\n"
+    )
+    assert cray.runtime_env("m")["py_executable"]
+
+
+def test_a_lock_pinning_another_ray_is_refused(model: Path) -> None:
+    write_spec(model, "m", SPEC.replace('"beta"', '"beta", "ray"'))
+    lock = model / "locks" / "m" / "default" / f"py{XY}.txt"
+    lock.write_text(lock.read_text() + "ray==1.0.0\n")
+    with pytest.raises(
+        ModelenvError, match=f"its lock pins ray 1.0.0, but this driver runs ray {RAY_VERSION}"
+    ):
+        cray.runtime_env("m")
+
+
+def test_a_base_interpreter_without_ray_is_refused(
+    model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = make_base(tmp_path / "bare")
+    monkeypatch.setenv("MODELENV_BASE_PYTHON", str(base))
+    with pytest.raises(ModelenvError, match=r"the base interpreter .*bare.* has none"):
+        cray.runtime_env("m")
+
+
+def test_export_prints_the_runtime_env_as_json(
+    model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(capsys, "export", "m", "--ray")
+    assert code == 0, err
+    assert json.loads(out) == cray.runtime_env("m")
+    code, out, err = run_cli(capsys, "export", "m")
+    assert code == 2 and out == ""
+    assert "export needs a format: --ray" in err
+    code, out, err = run_cli(capsys, "export", "m", "--ray", "--target", "t4")
+    assert code == 2 and "takes no --target" in err
+
+
+def test_run_exec_becomes_the_command(
+    model: Path, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker Ray starts is the environment's python itself, same process id:
+    no modelenv parent stays behind (Ray signals the pid it started)."""
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheelhouse))
+    code = "import os, sys, beta; print(os.getpid(), sys.prefix, beta.__version__)"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "compiler", "run", "--exec", "m", "--", "python", "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    pid, prefix, version = out.split()
+    assert int(pid) == proc.pid
+    assert version == "2.0.0"
+    lease = Path(prefix).with_name(f".{Path(prefix).name}.leases") / pid
+    assert lease.is_file()  # taken by modelenv, held by the command it became
