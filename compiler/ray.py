@@ -30,7 +30,7 @@ from typing import Any
 
 from .errors import ModelenvError, UsageError
 from .host import find_interpreter, running_xy
-from .lockfile import lock_path, parse_lock_body, read_header
+from .lockfile import lock_path, parse_lock
 from .paths import Paths, display, spec_files
 from .request import Request, check_request
 
@@ -101,18 +101,21 @@ def build(
     check_request(model, engine, python, packages)
     engine = None if engine in (None, "default") else engine
     paths = Paths.resolve(specs, locks, home)
-    request = Request(model=model, engine=engine, python=python, packages=tuple(packages))
+    request = Request(
+        model=model, engine=engine, python=python, packages=tuple(packages), target=target
+    )
     from .plan import make_plan
 
     plan = make_plan(paths, request)
     check_sees_ray(paths, plan)
 
-    command = [*shlex.split(launcher), "run", "--exec", model]
+    # --share-venv: the node's environment layers on the interpreter modelenv
+    # runs in (the one Ray runs), whose ray the workers then import.
+    command = [*shlex.split(launcher), "run", "--exec", "--share-venv", model]
     if engine:
         command += ["--engine", engine]
     command += ["--python", plan.python]
     if target:
-        _check_targets_supported()
         command += ["--target", target]
     for req in packages:
         command += ["-p", req]
@@ -147,7 +150,7 @@ def check_sees_ray(paths: Paths, plan: Any) -> None:
     pin = f"ray=={driver}" if driver else "ray"
     if any(r.key == "ray" for r in plan.merged.requirements):
         locked = _locked_ray(paths, plan)
-        if driver and locked and locked != driver:
+        if driver and locked and not _same(locked, driver):
             raise ModelenvError(
                 f"{model}: its lock pins ray {locked}, but this driver runs ray {driver};"
                 " every Ray process must run the same ray",
@@ -160,21 +163,33 @@ def check_sees_ray(paths: Paths, plan: Any) -> None:
             " system_site_packages = false and does not list ray",
             hint=f'add "{pin}" to [env] packages in {spec}, or set system_site_packages = true',
         )
-    # make_plan keeps going without an interpreter; here its absence is the error.
-    interp = plan.interpreter or find_interpreter(plan.python)
-    have = interp.version_of("ray")
+    if plan.host is not None:  # a target: the host it describes
+        where, have = plan.host.source, plan.host.version_of("ray")
+    else:
+        # make_plan keeps going without an interpreter; here its absence is the error.
+        interp = plan.interpreter or find_interpreter(plan.python)
+        where, have = interp.executable, interp.version_of("ray")
     if have is None:
         raise ModelenvError(
             f"{model}: its environment cannot import ray: the base interpreter"
-            f" {interp.executable} has none and {spec} does not list it",
-            hint=f'{RAY_HINT} into that interpreter, or add "{pin}" to [env] packages in {spec}',
+            f" ({where}) has none and {spec} does not list it",
+            hint=f'{RAY_HINT} there, or add "{pin}" to [env] packages in {spec}',
         )
-    if driver and have != driver:
+    if driver and not _same(have, driver):
         raise ModelenvError(
-            f"{model}: the base interpreter {interp.executable} has ray {have}, but this"
-            f" driver runs ray {driver}; every Ray process must run the same ray",
-            hint=f"install ray=={driver} into {interp.executable}",
+            f"{model}: the base interpreter ({where}) has ray {have}, but this driver runs"
+            f" ray {driver}; every Ray process must run the same ray",
+            hint=f"install ray=={driver} there",
         )
+
+
+def _same(a: str, b: str) -> bool:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
 
 
 def _installed_ray() -> str | None:
@@ -185,29 +200,15 @@ def _installed_ray() -> str | None:
 
 
 def _locked_ray(paths: Paths, plan: Any) -> str | None:
-    path = lock_path(paths.locks, plan.spec.name, plan.engine_name, plan.python)
+    path = lock_path(paths.locks, plan.spec.name, plan.engine_name, plan.python, plan.target)
     try:
-        _header, text = read_header(path)
+        text = path.read_text(encoding="utf-8")
     except OSError:
         return None  # no committed lock: the node resolves one, the spec's pin decides
-    for package in parse_lock_body(text):
+    for package in parse_lock(text).packages:
         if package.name == "ray":
             return package.version or None
     return None
-
-
-def _check_targets_supported() -> None:
-    import argparse
-
-    from .commands import run as run_command
-
-    parser = argparse.ArgumentParser(add_help=False)
-    run_command.add_arguments(parser)
-    if "--target" not in parser._option_string_actions:
-        raise UsageError(
-            "this modelenv has no targets: 'modelenv run' takes no --target",
-            hint="leave target unset",
-        )
 
 
 def _inside(folder: Path, path: Path, what: str) -> str:

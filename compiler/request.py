@@ -107,7 +107,8 @@ def request_from_args(args: argparse.Namespace, model: str) -> Request:
         packages=tuple(getattr(args, "packages", ()) or ()),
         overrides=Path(overrides) if overrides else None,
         base_python=args.base_python,
-        base_beneath_venv=True,
+        # run --share-venv: the calling interpreter, as for ensure_env.
+        base_beneath_venv=not getattr(args, "share_venv", False),
         strict_system=args.strict_system,
         project_index=_project_index(),
         index=indexes.from_command_line(

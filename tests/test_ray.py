@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -197,6 +198,10 @@ class Probe:
 
         return {"pid": os.getpid(), "prefix": sys.prefix, "alpha": alpha.__version__}
 
+    @ray.method(max_task_retries=0)
+    def kill(self) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
 
 @pytest.fixture()
 def models(
@@ -307,8 +312,10 @@ def test_a_restarted_actor_gets_the_same_environment(
     actor = Probe.options(runtime_env=_env(models["pin-two"]), **_pinned(node_id)).remote()
     before = ray.get(actor.info.remote(), timeout=WAIT_S)
     calls = cluster.node(node_id).uv_calls()
-    ray.kill(actor, no_restart=False)
-    after = ray.get(actor.info.remote(), timeout=WAIT_S)
+    # Killed with SIGKILL, from inside so that it is dead before the next call is sent.
+    with pytest.raises(ray.exceptions.RayActorError):
+        ray.get(actor.kill.remote(), timeout=WAIT_S)
+    after = ray.get(actor.info.remote(), timeout=WAIT_S)  # after Ray restarted it
 
     assert after["pid"] != before["pid"]
     assert after["prefix"] == before["prefix"]

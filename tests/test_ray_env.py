@@ -31,7 +31,7 @@ def model(project: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]) -
 def test_runtime_env_starts_workers_through_modelenv_run(model: Path) -> None:
     env = cray.runtime_env("m")
     assert shlex.split(env["py_executable"]) == [
-        "modelenv", "run", "--exec", "m", "--python", XY, "--", "python"
+        "modelenv", "run", "--exec", "--share-venv", "m", "--python", XY, "--", "python"
     ]  # fmt: skip
     assert env["env_vars"] == {
         "MODELENV_SPECS": str(model / "specs"),
@@ -46,8 +46,8 @@ def test_runtime_env_options_reach_the_command_line(model: Path, tmp_path: Path)
         "m", engine="default", packages=["gamma==0.5.0"], home=home, launcher="/opt/me/modelenv"
     )
     assert shlex.split(env["py_executable"]) == [
-        "/opt/me/modelenv", "run", "--exec", "m", "--python", XY, "-p", "gamma==0.5.0",
-        "--", "python",
+        "/opt/me/modelenv", "run", "--exec", "--share-venv", "m", "--python", XY,
+        "-p", "gamma==0.5.0", "--", "python",
     ]  # fmt: skip
     assert env["env_vars"]["MODELENV_HOME"] == str(home)
 
@@ -117,7 +117,7 @@ def test_a_base_interpreter_without_ray_is_refused(
 ) -> None:
     base = make_base(tmp_path / "bare")
     monkeypatch.setenv("MODELENV_BASE_PYTHON", str(base))
-    with pytest.raises(ModelenvError, match=r"the base interpreter .*bare.* has none"):
+    with pytest.raises(ModelenvError, match=r"the base interpreter \(.*bare.*\) has none"):
         cray.runtime_env("m")
 
 
@@ -131,7 +131,7 @@ def test_export_prints_the_runtime_env_as_json(
     assert code == 2 and out == ""
     assert "export needs a format: --ray" in err
     code, out, err = run_cli(capsys, "export", "m", "--ray", "--target", "t4")
-    assert code == 2 and "takes no --target" in err
+    assert code == 2 and "t4" in err and out == ""
 
 
 def test_run_exec_becomes_the_command(

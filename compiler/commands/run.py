@@ -25,6 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="replace modelenv with CMD (POSIX): no parent process stays; the environment"
         " stays leased while CMD runs (Ray's py_executable uses this)",
     )
+    parser.add_argument(
+        "--share-venv",
+        action="store_true",
+        help="layer the environment on the interpreter modelenv runs in, its venv included"
+        " (as ensure_env does), not on the one beneath that venv: Ray workers see the"
+        " node's ray this way",
+    )
     # The part after "--" is split off by cli.main before parsing; words before
     # it that are not options are taken as the command too ("run m python").
     parser.add_argument("cmd", nargs="*", metavar="-- CMD [ARGS...]")
