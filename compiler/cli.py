@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .errors import EXIT_USAGE, ModelenvError
+from .helptext import epilog
 
 __all__ = ["main"]
 
@@ -34,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "doctor": "check environments against their locks",
     "target": "capture, list and show targets: the hosts locks are made for",
     "export": "print a model's environment for another tool (a Ray runtime_env)",
+    "completion": "print a shell completion script (bash, zsh, fish)",
 }
 
 EXIT_BUG = 3
@@ -115,6 +117,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             name,
             help=help_text,
             description=module.__doc__,
+            epilog=epilog(name),
             parents=[common],
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )

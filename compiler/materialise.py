@@ -190,7 +190,7 @@ def _cleanup_leftovers(root: Path, version: str, say: Callable[[str], None]) -> 
         if is_leftover(name, version):
             why = remove_path(root / name)
             if why is not None:
-                say(f"warning: cannot remove {root / name}, left by a killed build: {why}")
+                say(f"{WARNING}cannot remove {root / name}, left by a killed build: {why}")
 
 
 def _base_site_pth(env_path: Path, interp: Interpreter) -> None:

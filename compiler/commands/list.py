@@ -95,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
         )
     _table(ui, rows)
     total = sum(e.size for e in entries)
-    ui.info(f"{len(entries)} environments, {format_size(total)}")
+    noun = "environment" if len(entries) == 1 else "environments"
+    ui.info(f"{len(entries)} {noun}, {format_size(total)}")
     return 0
 
 

@@ -15,7 +15,7 @@ from . import context
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", metavar="MODEL")
+    parser.add_argument("model", metavar="MODEL", help="a model: the name of a spec in specs/")
     add_request_options(parser)
     parser.add_argument(
         "--target",
