@@ -57,19 +57,19 @@ def _common_options() -> _Parser:
         "--specs",
         metavar="DIR",
         default=argparse.SUPPRESS,
-        help="specs folder (default: $MODELENV_SPECS or ./specs)",
+        help="specs folder (default: $MODELENV_SPECS, [tool.modelenv] specs, the project's specs/)",
     )
     group.add_argument(
         "--locks",
         metavar="DIR",
         default=argparse.SUPPRESS,
-        help="locks folder (default: $MODELENV_LOCKS or ./locks)",
+        help="locks folder (default: $MODELENV_LOCKS, [tool.modelenv] locks, the project's locks/)",
     )
     group.add_argument(
         "--home",
         metavar="DIR",
         default=argparse.SUPPRESS,
-        help="where environments live (default: $MODELENV_HOME or ~/.modelenv)",
+        help="where environments live (default: $MODELENV_HOME, [tool.modelenv] home, ~/.modelenv)",
     )
     group.add_argument(
         "-v",

@@ -50,6 +50,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "modelenv doctor --json",
         "modelenv doctor --fix got-ocr2",
     ),
+    "export": (
+        "modelenv export got-ocr2 --ray > runtime_env.json",
+        "modelenv export got-ocr2 --ray --working-dir --python 3.11",
+    ),
     "target": (
         "modelenv target capture gpu-box --python /opt/venv/bin/python",
         "modelenv target list",

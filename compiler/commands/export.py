@@ -16,7 +16,7 @@ from . import context
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", metavar="MODEL")
+    parser.add_argument("model", metavar="MODEL", help="a model: the name of a spec in specs/")
     parser.add_argument(
         "--ray", action="store_true", help="a Ray runtime_env (JSON) for ray job submit"
     )
