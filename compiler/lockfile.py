@@ -6,8 +6,10 @@ read only the ``# modelenv-*`` header lines.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,22 +50,28 @@ class LockHeader:
     target_fingerprint: str | None = None
 
 
+def _header_end(text: str) -> int:
+    """Where the body starts: the first line that is neither blank nor a
+    comment. Scans only the header, never the (possibly large) body."""
+    pos, size = 0, len(text)
+    while pos < size:
+        nl = text.find("\n", pos)
+        end = size if nl < 0 else nl + 1
+        line = text[pos:end]
+        if not line.startswith("#") and line.strip():
+            break
+        pos = end
+    return pos
+
+
 def body_of(text: str) -> str:
     """The lock without its header: what uv wrote."""
-    lines = text.splitlines(keepends=True)
-    i = 0
-    while i < len(lines) and (lines[i].startswith("#") or not lines[i].strip()):
-        i += 1
-    return "".join(lines[i:])
+    return text[_header_end(text) :]
 
 
 def parse_header(text: str) -> LockHeader | None:
     fields: dict[str, str] = {}
-    for line in text.splitlines():
-        if not line.startswith("#"):
-            if line.strip():
-                break
-            continue
+    for line in text[: _header_end(text)].splitlines():
         if line.startswith(_PREFIX):
             key, _, value = line[len(_PREFIX) :].partition(":")
             fields[key.strip()] = value.strip()
@@ -94,8 +102,15 @@ class LockedPackage:
     version: str  # "" for a direct URL
     text: str  # the whole block, hashes included
     marker: str = ""  # the PEP 508 marker after " ; ", "" when none
-    hashes: tuple[str, ...] = ()
     url: str | None = None  # for "name @ url"
+
+    @property
+    def hashes(self) -> tuple[str, ...]:
+        return tuple(_HASH.findall(self.text))
+
+    @property
+    def has_hash(self) -> bool:
+        return "--hash=" in self.text
 
     @property
     def pin(self) -> str:
@@ -132,49 +147,61 @@ def parse_lock(text: str) -> Lock:
     return Lock(parse_header(text), body, tuple(parse_lock_body(body)))
 
 
+# A new entry starts at a line that is not indented; "--hash=" values end at
+# whitespace or a line continuation.
+_ENTRY_START = re.compile(r"\n(?=\S)")
+_HASH = re.compile(r"--hash=([^\s\\]+)")
+
+
 def parse_lock_body(body: str) -> list[LockedPackage]:
     """The ``name==version`` (or ``name @ url``) blocks of a uv lock, with their hash lines."""
-    from packaging.utils import canonicalize_name
-
-    blocks: list[list[str]] = []
-    for line in body.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        if line[0].isspace() and blocks:
-            blocks[-1].append(line)
-        else:
-            blocks.append([line])
+    # Whole-block regex work, not a loop over lines: lock --check parses every
+    # body, and a big lock has thousands of hash lines.
     out = []
-    for block in blocks:
-        first = block[0].rstrip().rstrip("\\").strip()
-        head, sep, marker = first.partition(" ;")
-        head = head.strip()
+    for chunk in _ENTRY_START.split(body):
+        head, _, rest = chunk.partition("\n")
+        if not head.strip() or head.startswith("#"):
+            continue
+        first = head.split(" --hash=", 1)[0].rstrip().rstrip("\\").strip()
+        head_part, sep, marker = first.partition(" ;")
+        head_part = head_part.strip()
         url = None
-        if " @ " in head:
+        if " @ " in head_part:
             # A direct URL: no version to compare, so it is always installed.
-            name, url = (part.strip() for part in head.split(" @ ", 1))
+            name, url = (part.strip() for part in head_part.split(" @ ", 1))
             version = ""
         else:
-            name, eq, version = head.partition("==")
+            name, eq, version = head_part.partition("==")
             if not eq:
                 raise ModelenvError(
-                    f"unexpected line in a lock: {block[0]!r}",
+                    f"unexpected line in a lock: {head!r}",
                     hint="regenerate the lock with 'modelenv lock'",
                 )
-        hashes = tuple(
-            word[len("--hash=") :]
-            for line in block
-            for word in line.split()
-            if word.startswith("--hash=")
-        )
         out.append(
             LockedPackage(
-                canonicalize_name(name.strip()),
+                canonical(name.strip()),
                 version.strip(),
-                "\n".join(block),
+                _without_comments(head, rest),
                 marker=marker.strip() if sep else "",
-                hashes=hashes,
                 url=url,
             )
         )
     return out
+
+
+def _without_comments(head: str, rest: str) -> str:
+    """The entry as pip reads it: its line and hash lines, not uv's "# via" notes
+    (which uv writes after the hashes; a hash line never holds a '#')."""
+    cut = rest.find("#")
+    if cut >= 0:
+        rest = rest[: rest.rfind("\n", 0, cut) + 1]
+    rest = rest.rstrip()
+    return f"{head}\n{rest}" if rest else head
+
+
+@functools.lru_cache(maxsize=8192)
+def canonical(name: str) -> str:
+    """canonicalize_name, cached: lock bodies repeat the same names."""
+    from packaging.utils import canonicalize_name
+
+    return canonicalize_name(name)

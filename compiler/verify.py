@@ -30,7 +30,7 @@ from .lockfile import Lock, LockedPackage, parse_lock
 
 if TYPE_CHECKING:
     from packaging.markers import Marker
-    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
 
     from .markers import FactValue
     from .merge import Merged
@@ -198,23 +198,14 @@ def verify_body(
 ) -> list[Problem]:
     """Every way the body fails ``expected`` in the marker environments ``envs``
     (see :func:`environments`); empty when it holds."""
-    from packaging.version import InvalidVersion, Version
-
     problems: list[Problem] = []
     by_name: dict[str, list[LockedPackage]] = {}
     for pkg in packages:
         by_name.setdefault(pkg.name, []).append(pkg)
-        if not pkg.hashes:
+        if not pkg.has_hash:
             problems.append(
                 Problem("", _head(pkg), f"{_head(pkg)} has no hash: uv cannot install it")
             )
-        elif pkg.version:
-            try:
-                Version(pkg.version)
-            except InvalidVersion:
-                problems.append(
-                    Problem("", _head(pkg), f"{_head(pkg)}: {pkg.version!r} is not a version")
-                )
     for name, pins in by_name.items():
         if len(pins) > 1:
             problems += _overlaps(name, pins, envs)
@@ -247,52 +238,65 @@ def _overlaps(name: str, pins: list[LockedPackage], envs: Sequence[Env]) -> list
 def _check_expected(
     exp: Expected, by_name: Mapping[str, list[LockedPackage]], envs: Sequence[Env]
 ) -> list[Problem]:
-    req = _requirement(exp.requirement)
-    if req is None:
+    parsed = _requirement(exp.requirement)
+    if parsed is None:
         return []  # not PEP 508 (a host-fact marker): nothing to check offline
-    from packaging.utils import canonicalize_name
+    name, specifier, marker = parsed
+    pins = by_name.get(name, [])
+    problems: list[Problem] = []
+    if marker is None and all(not p.marker for p in pins):
+        applied = pins  # the common case: no marker anywhere, no platform to tell apart
+        if not pins and not exp.constraint:
+            problems.append(Problem(exp.requirement, "", f"{exp} is not pinned in the lock"))
+    else:
+        applied = []
+        missing = None
+        for env in envs:
+            if not _applies(marker, env):
+                continue
+            here = [p for p in pins if _applies(p.marker, env)]
+            if not here and missing is None:
+                missing = env
+            applied += [p for p in here if p not in applied]
+        if missing is not None and not exp.constraint:
+            where = f" for {_describe(missing)}" if pins else ""
+            problems.append(Problem(exp.requirement, "", f"{exp} is not pinned{where} in the lock"))
+    for pin in applied:
+        # A direct URL has no version to compare.
+        if pin.url is None and not _satisfies(specifier, pin.version):
+            problems.append(Problem(exp.requirement, _head(pin), _mismatch(exp, pin)))
+    return problems
 
-    marker = str(req.marker) if req.marker is not None else None
-    pins = by_name.get(canonicalize_name(req.name), [])
-    problems: dict[str, Problem] = {}
-    for env in envs:
-        if not _applies(marker, env):
-            continue
-        here = [p for p in pins if _applies(p.marker, env)]
-        if not here and not exp.constraint:
-            key = "missing"
-            if key not in problems:
-                problems[key] = Problem(
-                    exp.requirement,
-                    "",
-                    f"{exp} is not pinned"
-                    + (f" for {_describe(env)}" if pins else "")
-                    + " in the lock",
-                )
-        for pin in here:
-            if pin.url is not None or _head(pin) in problems:
-                continue  # a direct URL has no version to compare
-            if not req.specifier.contains(pin.version, prereleases=True):
-                if exp.system is not None:
-                    why = (
-                        f"#system_{exp.system}# must pin the recorded version"
-                        f" {exp.requirement.split('==', 1)[-1].split(';')[0].strip()},"
-                        f" the lock pins {_head(pin)}"
-                    )
-                else:
-                    why = f"{exp} is pinned at {_head(pin)}, which does not satisfy it"
-                problems[_head(pin)] = Problem(exp.requirement, _head(pin), why)
-    return list(problems.values())
+
+def _mismatch(exp: Expected, pin: LockedPackage) -> str:
+    if exp.system is not None:
+        recorded = exp.requirement.split("==", 1)[-1].split(";")[0].strip()
+        return (
+            f"#system_{exp.system}# must pin the recorded version {recorded},"
+            f" the lock pins {_head(pin)}"
+        )
+    return f"{exp} is pinned at {_head(pin)}, which does not satisfy it"
+
+
+@functools.lru_cache(maxsize=16384)
+def _satisfies(specifier: SpecifierSet, version: str) -> bool:
+    return specifier.contains(version, prereleases=True)
 
 
 @functools.lru_cache(maxsize=4096)
-def _requirement(text: str) -> Requirement | None:
+def _requirement(text: str) -> tuple[str, SpecifierSet, str | None] | None:
+    """(canonical name, specifier, marker) of a requirement; None when it is not
+    PEP 508 (a host-fact marker that reached here)."""
     from packaging.requirements import InvalidRequirement, Requirement
 
+    from .lockfile import canonical
+
     try:
-        return Requirement(text)
+        req = Requirement(text)
     except InvalidRequirement:
         return None
+    marker = str(req.marker) if req.marker is not None else None
+    return canonical(req.name), req.specifier, marker
 
 
 # The platforms a universal lock covers, each at the lock's X.Y (first and a
