@@ -57,4 +57,5 @@ BENCH_ARGS ?= --network
 bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/corpus.py $(BENCH_ARGS)
+	$(BIN)/python bench/verify.py
 
