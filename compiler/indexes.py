@@ -15,7 +15,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,28 @@ class IndexSettings:
             link if "://" in link or os.path.isabs(link) else os.path.abspath(link)
             for link in self.get("find_links", ())
         ]
+
+    def missing_find_links(self) -> list[str]:
+        """Each local find-links folder that does not exist on this host."""
+        return [
+            link for link in self._find_links() if "://" not in link and not os.path.exists(link)
+        ]
+
+    def without_find_links(self, links: Collection[str]) -> IndexSettings:
+        """These settings with ``links`` left out of find-links, as pip leaves out
+        a folder that does not exist (uv stops at it)."""
+        setting = self.values.get("find_links")
+        if setting is None:
+            return self
+        kept = tuple(
+            link
+            for link, absolute in zip(setting.value, self._find_links(), strict=True)
+            if absolute not in links
+        )
+        values = {k: v for k, v in self.values.items() if k != "find_links"}
+        if kept:
+            values["find_links"] = Setting(kept, setting.source)
+        return IndexSettings(values)
 
     def _secret_keys(self) -> set[str]:
         return {

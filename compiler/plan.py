@@ -340,6 +340,16 @@ def make_plan(
         if inspect_host
         else target_index.over(spec_index)
     )
+    missing = index.missing_find_links() if inspect_host else []
+    if missing:
+        # A committed spec or target may name the wheelhouse of the machine that
+        # made it; a hashed install does not care where a file comes from.
+        source = index.values["find_links"].source
+        warnings += [
+            f"find-links folder {link} (from {source}) does not exist here; left out"
+            for link in missing
+        ]
+        index = index.without_find_links(missing)
     return Plan(
         spec=spec,
         spec_path=spec_path,

@@ -506,11 +506,14 @@ def test_show_text_index_values(
         '[env]\npackages = ["alpha"]\n\n[env.index]\nstrategy = "unsafe-best-match"\n',
     )
     monkeypatch.setenv("PIP_NO_INDEX", "1")
-    code, out, _ = run_cli(capsys, "show", "m", "--find-links", "/w1", "--find-links", "/w2")
+    w1, w2 = project / "w1", project / "w2"
+    w1.mkdir()
+    w2.mkdir()
+    code, out, _ = run_cli(capsys, "show", "m", "--find-links", str(w1), "--find-links", str(w2))
     assert code == 0
     index = out.split("index:\n", 1)[1].splitlines()[:-1]
     assert index == [
-        "  find-links: /w1 /w2   (command line)",
+        f"  find-links: {w1} {w2}   (command line)",
         "  no-index: true   (PIP_NO_INDEX)",
         "  strategy: unsafe-best-match   (specs/m.toml [env.index])",
     ]

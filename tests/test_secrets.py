@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -173,3 +174,23 @@ def test_a_relative_find_links_in_a_spec_means_beside_the_spec(
     assert f"find-links: {project / 'specs' / 'wheels'}" in out
     code, _out, err = run_cli(capfd, "create", "m", *folders)
     assert code == 0, err
+
+
+def test_a_find_links_folder_missing_on_this_host_is_left_out_with_a_warning(
+    project: Path, wheelhouse: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # A committed spec (or target) may name the wheelhouse of the machine that
+    # made it; uv would stop at a folder that does not exist, pip leaves it out.
+    gone = project / "no-such-wheelhouse"
+    index = f'\n[env.index]\nfind_links = ["{gone}", "{wheelhouse}"]\n'
+    write_spec(project, "m", SPEC + index)
+    code, _out, err = run_cli(capfd, "lock", "m", "--no-index")
+    assert code == 0, err
+    warning = f"find-links folder {gone} (from specs/m.toml [env.index]) does not exist here"
+    assert warning in err
+    code, _out, err = run_cli(capfd, "create", "m", "--no-index")
+    assert code == 0, err
+    assert warning in err
+    code, out, err = run_cli(capfd, "show", "m", "--json")
+    assert code == 0, err
+    assert json.loads(out)["index"]["find_links"]["value"] == [str(wheelhouse)]
