@@ -1,7 +1,9 @@
-"""Lockfiles: where they live, what their header records, and reading it back.
+"""Lockfiles: where they live, what their header records, and reading them back.
 
-Reading is light (no pydantic, no jinja2): ``lock --check`` and the launch path
-read only the ``# modelenv-*`` header lines.
+Reading is light (no pydantic, no jinja2). :func:`parse_lock` parses a lock
+once into its header, its body and the body's entries (version, marker, hash
+lines), for ``lock --check`` (see verify.py), the committed-lock choice and
+``doctor``; the header is read without scanning the body.
 """
 
 from __future__ import annotations
