@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Sequence
 
 from . import __version__
-from .errors import EXIT_USAGE, ModelenvError
+from .errors import EXIT_FAILED, EXIT_USAGE, ModelenvError
 from .helptext import epilog
 
 __all__ = ["main"]
@@ -159,6 +159,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (modelenv list | head): not our failure.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        # A failure of the system (a full disk, a read-only folder) that no code
+        # path turned into a ModelenvError: the user's to fix, not a bug.
+        from .fsutil import os_error
+
+        if debug:
+            traceback.print_exc()
+        print(f"modelenv: error: {os_error(exc, f'{args.command} failed')}", file=sys.stderr)
+        return EXIT_FAILED
     except Exception as exc:  # a bug: say so, and how to report it
         if debug:
             traceback.print_exc()

@@ -17,11 +17,14 @@ from pathlib import Path
 from .errors import ModelenvError
 
 __all__ = [
+    "NotARegularFile",
     "atomic_write",
     "check_within",
     "create_new",
+    "links_out",
     "os_error",
     "read_regular",
+    "refuse_links_out",
     "remove_path",
     "remove_stale_temps",
     "stale_temps",
@@ -140,6 +143,40 @@ def check_within(root: Path, path: Path) -> None:
         )
 
 
+def links_out(root: Path) -> list[Path]:
+    """Symbolic links below ``root`` that lead out of it. Found without following
+    any link: a linked folder is looked at, never entered."""
+    found: list[Path] = []
+    if not root.is_dir():
+        return found
+    for folder, dirs, files in os.walk(root):  # followlinks=False
+        for name in dirs + files:
+            path = Path(folder) / name
+            if os.path.islink(path) and not within(root, path):
+                found.append(path)
+    return sorted(found)
+
+
+def refuse_links_out(root: Path, what: str) -> None:
+    """Fail, naming each, when links below ``root`` lead out of it: ``what`` (specs,
+    locks) is read, written and pruned only inside its folder."""
+    found = links_out(root)
+    if found:
+        listed = "\n".join(f"    {p} -> {os.path.realpath(p)}" for p in found)
+        raise ModelenvError(
+            f"{len(found)} symbolic link{'s' if len(found) > 1 else ''} in {root} lead"
+            f"{'' if len(found) > 1 else 's'} out of it:\n{listed}",
+            hint=f"modelenv reads, writes and prunes {what} only inside {root}:"
+            " replace the link with a copy of what it points to, or remove it",
+        )
+
+
+class NotARegularFile(ModelenvError):
+    def __init__(self, path: Path, kind: str) -> None:
+        super().__init__(f"{path} is not a regular file ({kind})", hint="replace it with a file")
+        self.kind = kind
+
+
 def read_regular(path: Path) -> bytes:
     """The bytes of ``path``, which must be a regular file: a FIFO or a device
     there would block the reader forever, a folder is a mistake to name."""
@@ -148,10 +185,7 @@ def read_regular(path: Path) -> bytes:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise ModelenvError(
-                f"{path} is not a regular file ({_kind(st.st_mode)})",
-                hint="replace it with a file",
-            )
+            raise NotARegularFile(path, _kind(st.st_mode))
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         with os.fdopen(fd, "rb", closefd=False) as f:

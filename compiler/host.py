@@ -131,7 +131,17 @@ def probe(executable: str, what: str = "interpreter") -> dict[str, Any]:
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise ModelenvError(f"the {what} {executable} failed to start: {last}")
-    data: dict[str, Any] = json.loads(proc.stdout)
+    try:
+        data = json.loads(proc.stdout)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("version"), str):
+        shown = proc.stdout.strip().splitlines()[:1] or ["nothing"]
+        raise ModelenvError(
+            f"the {what} {executable} is not a Python interpreter:"
+            f" asked for its facts, it printed {shown[0][:80]!r}",
+            hint="point MODELENV_BASE_PYTHON / --base-python at a python executable",
+        )
     return data
 
 

@@ -117,6 +117,7 @@ def _committed_lock(paths: Paths, plan: Plan) -> tuple[Path | None, str]:
     from .verify import examine
 
     path = lock_path(paths.locks, plan.spec.name, plan.engine_name, plan.python)
+    check_within(paths.locks, path)  # never read through a link out of locks/
     check = examine(path, plan)
     if not check.ok:
         why = f"the committed lock {display(path)} {'is ' if check.problems == () else ''}"
@@ -152,6 +153,7 @@ def _preferences(paths: Paths, plan: Plan, *, skip_installed: bool) -> str:
     pins would outlive it. Pins only, no hashes: those come from the index."""
     committed = lock_path(paths.locks, plan.spec.name, plan.engine_name, plan.python)
     try:
+        check_within(paths.locks, committed)
         pins = {p.pin: p.name for p in parse_lock(committed.read_text(encoding="utf-8")).packages}
     except (OSError, UnicodeDecodeError, ModelenvError):
         pins = {}
@@ -522,7 +524,10 @@ def ensure(
     # A long-running server may call this after the host changed: read it anew.
     inspect_interpreter.cache_clear()
     host_facts.cache_clear()
-    plan = _live_plan(paths, request)
+    try:
+        plan = _live_plan(paths, request)
+    except OSError as exc:
+        raise os_error(exc, f"cannot plan {request.model}'s environment") from None
     for warning in plan.warnings:
         say(f"{WARNING}{warning}")
     interp = plan.interpreter

@@ -133,7 +133,14 @@ def input_fingerprint(plan: Plan) -> str:
 def load_model(paths: Paths, model: str) -> tuple[Spec, Engines]:
     """A model's validated spec and its folder's engines; exit 2 for an unknown model."""
     spec_path = paths.spec_path(model)
-    if "/" in model or "\\" in model or not os.path.isfile(spec_path):
+    if not paths.specs.is_dir():
+        raise UsageError(
+            f"unknown model {model!r}: the specs folder {paths.specs} does not exist",
+            hint="run from the project folder, or name the folder: --specs DIR,"
+            " ensure_env(..., specs=DIR) or MODELENV_SPECS",
+        )
+    # A FIFO or a folder in its place is not unknown: load_spec says what it is.
+    if "/" in model or "\\" in model or not os.path.lexists(spec_path):
         known = paths.model_names()
         raise UsageError(
             f"unknown model {model!r}{did_you_mean(model, known)}; models in"
@@ -183,8 +190,9 @@ def _layers(spec: Spec, spec_path: Path, engines: Engines, engine: str | None) -
 
 def _overrides_path(paths: Paths, request: Request) -> Path | None:
     path = overrides_file(paths, request)
-    if path is not None and not os.path.isfile(path):  # False on any OSError too
+    if path is not None and not os.path.lexists(path):
         raise UsageError(f"overrides file {display(path)} does not exist")
+    # Anything else that is not a regular file (a FIFO, a folder) the loader names.
     return path
 
 
@@ -258,8 +266,11 @@ def make_plan(
 
     overrides_path = _overrides_path(paths, request)
     overrides: Overrides | None = None
+    override_warnings: list[str] = []
     if overrides_path is not None:
-        overrides = load_overrides(overrides_path, paths.model_names())
+        overrides, override_warnings = load_overrides(
+            overrides_path, paths.model_names(), paths.specs
+        )
         shown = display(overrides_path)
         layers.append(
             Layer(shown, "global", overrides.global_.packages, overrides.global_.constraints, True)
@@ -281,7 +292,7 @@ def make_plan(
         preferred = overrides.global_.python
     python = pick_python(spec, python, preferred)
 
-    warnings: list[str] = []
+    warnings: list[str] = list(override_warnings)
     interpreter: Interpreter | None = None
     system_keys = [r for r in merged.requirements if r.entry.kind is Kind.SYSTEM]
     system: dict[str, str | None] = {}

@@ -84,9 +84,15 @@ def _read(path: Path | None) -> bytes:
     if path is None:
         return b"-"
     try:
-        return path.read_bytes()
+        # O_NONBLOCK and regular files only: a FIFO would block the launch forever.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except (OSError, ValueError):  # ValueError: a NUL byte in the path
         return b"-"
+    with os.fdopen(fd, "rb") as f:
+        try:
+            return f.read() if stat.S_ISREG(os.fstat(fd).st_mode) else b"-"
+        except OSError:
+            return b"-"
 
 
 def _digest(body: dict[str, Any]) -> str:
@@ -192,8 +198,8 @@ def _overrides_python(
     if path is None:
         return None, None
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+        data = tomllib.loads(_read(path).decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None, None
     # A malformed file is left to the slow path, which reports it properly.
     models = data.get("models")

@@ -72,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{display(source)}: cannot read: {exc.strerror}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"{display(source)}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise UsageError(
+            f"{display(source)}: nested too deeply to read (not an Xinference registry)"
+        ) from None
     try:
         result = import_xinference(data)
     except ImportFormatError as exc:

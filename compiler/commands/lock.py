@@ -129,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
     from ..lockset import Selection, lock_set
 
     paths, ui = context(args)
+    from ..fsutil import refuse_links_out
+
+    refuse_links_out(paths.locks, "locks")
     if args.refresh_hashes and (args.check or args.upgrade or args.upgrade_package):
         raise UsageError("--refresh-hashes keeps every pin: not with --check or --upgrade")
     if args.json and not args.check:
@@ -256,8 +259,13 @@ def _lock(paths: Paths, ui: UI, keys: LockSet, args: argparse.Namespace) -> int:
     orphans = _orphans(paths, keys, args)
     for orphan in orphans:
         if args.prune:
-            orphan.unlink()
-            _remove_empty_parents(orphan.parent, paths.locks)
+            try:
+                orphan.unlink()
+                _remove_empty_parents(orphan.parent, paths.locks)
+            except OSError as exc:
+                failed += 1
+                ui.warn(f"cannot prune {display(orphan)}: {exc.strerror}")
+                continue
             ui.info(f"pruned      {display(orphan)}")
         else:
             ui.info(f"orphaned    {display(orphan)} (no spec produces it; --prune removes it)")

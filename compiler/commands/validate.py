@@ -1,7 +1,9 @@
 """Validate spec files and report every problem, one line each: FILE: FIELD: message.
 
 With no PATH, validates every spec in the specs folder, its _engines.toml and
-its targets (_targets/*.toml). A folder argument means the specs in it. An
+its targets (_targets/*.toml), and the overrides file ($MODELENV_HOME/overrides.toml
+if present, or --overrides FILE), where a model without a spec is a problem
+(elsewhere only a warning). A folder argument means the specs in it. An
 _engines.toml argument also validates the specs beside it, since removing an
 engine breaks the specs that use it. Writes nothing. Exit status: 0 when every
 file is valid, 1 when any is not, 2 for a usage error.
@@ -20,13 +22,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "paths", nargs="*", metavar="PATH", help="spec files or folders (default: the specs folder)"
     )
+    parser.add_argument(
+        "--overrides",
+        metavar="FILE",
+        help="also check this overrides file (default: $MODELENV_HOME/overrides.toml if present)",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON document")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import UsageError
     from ..paths import ENGINES_FILE, display, spec_files
-    from ..spec import Engines, Problem, check_engines_file, check_spec_file
+    from ..spec import Engines, Problem, check_engines_file, check_overrides_file, check_spec_file
     from ..spec.targets import TARGETS_DIR, check_target_file, target_files
 
     paths, ui = context(args)
@@ -80,6 +87,19 @@ def run(args: argparse.Namespace) -> int:
         problems += found
         invalid += bool(found)
     count = len(seen)
+    # The overrides file too: a model in it without a spec is only a warning
+    # elsewhere (a home-wide file serves several projects), a problem here.
+    overrides = Path(args.overrides) if args.overrides else paths.home / "overrides.toml"
+    if args.overrides and not os.path.lexists(overrides):
+        raise UsageError(f"overrides file {display(overrides)} does not exist")
+    if os.path.lexists(overrides):
+        known = sorted(
+            {f.stem for f in seen if f.name != ENGINES_FILE and f.parent.name != TARGETS_DIR}
+        )
+        found = check_overrides_file(overrides, known)[1]
+        problems += found
+        invalid += bool(found)
+        count += 1
     if args.json:
         from ..ui import json_document
 

@@ -14,7 +14,7 @@ out, or a list of :class:`Problem` that each name the file, the field and the fi
 from __future__ import annotations
 
 from .checks import check_engines_file, check_spec_file, check_spec_text, load_engines, load_spec
-from .overrides import load_overrides
+from .overrides import check_overrides_file, load_overrides
 from .problems import Problem, SpecError
 from .schema import (
     INDEX_STRATEGIES,
@@ -45,6 +45,7 @@ __all__ = [
     "SpecError",
     "Target",
     "check_engines_file",
+    "check_overrides_file",
     "check_spec_file",
     "check_spec_text",
     "check_target_file",

@@ -292,7 +292,7 @@ def _duplicates(shown: str, field: str, items: object, key: Any) -> list[Problem
 
 def check_spec_file(path: Path, engines: Engines | None) -> tuple[Spec | None, list[Problem]]:
     """Validate one spec file: the spec when valid, and every problem found."""
-    data, problems = read_toml(path)
+    data, problems = read_toml(path, path.parent)
     if data is None:
         return None, problems
     return _check_spec_data(data, path, engines)
@@ -333,7 +333,7 @@ class _EnginesRoot(BaseModel):
 
 def check_engines_file(path: Path) -> tuple[Engines | None, list[Problem]]:
     shown = display(path)
-    data, problems = read_toml(path)
+    data, problems = read_toml(path, path.parent)
     if data is None:
         return None, problems
     try:

@@ -13,7 +13,7 @@ from ..paths import display
 from .problems import Problem, SpecError, field_path, problems_from, read_toml
 from .schema import Overrides, OverrideSection
 
-__all__ = ["load_overrides"]
+__all__ = ["check_overrides_file", "load_overrides"]
 
 _OVERRIDE_FIELDS: dict[str, Iterable[str]] = {
     "": ("global", "models"),
@@ -25,26 +25,45 @@ _OVERRIDE_FIELDS: dict[str, Iterable[str]] = {
 _OVERRIDES_HINT = "the overrides file format is in README.md ('Layers, first to last')"
 
 
-def load_overrides(path: Path, known_models: Sequence[str]) -> Overrides:
-    """Read an overrides file; an unknown model in it is an error that names it."""
+def check_overrides_file(
+    path: Path, known_models: Sequence[str]
+) -> tuple[Overrides | None, list[Problem]]:
+    """Every problem of an overrides file, a model without a spec included (for
+    validate, which fails on them)."""
     shown = display(path)
     data, problems = read_toml(path)
     if data is None:
-        raise SpecError(problems, hint=_OVERRIDES_HINT)
+        return None, problems
     try:
         overrides = Overrides.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(problems_from(exc, shown, _OVERRIDE_FIELDS), hint=_OVERRIDES_HINT) from None
-    for model in sorted(overrides.models):
-        if model not in known_models:
-            problems.append(
-                Problem(
-                    shown,
-                    field_path(("models", model)),
-                    f"unknown model {model!r}{did_you_mean(model, known_models)};"
-                    " overrides must name a model that has a spec",
-                )
-            )
-    if problems:
+        return None, problems_from(exc, shown, _OVERRIDE_FIELDS)
+    problems += [
+        Problem(
+            shown,
+            field_path(("models", model)),
+            f"unknown model {model!r}{did_you_mean(model, known_models)};"
+            " overrides must name a model that has a spec",
+        )
+        for model in sorted(overrides.models)
+        if model not in known_models
+    ]
+    return overrides, problems
+
+
+def load_overrides(
+    path: Path, known_models: Sequence[str], specs: Path | None = None
+) -> tuple[Overrides, list[str]]:
+    """Read an overrides file: (it, warnings). A model without a spec in ``specs``
+    is only a warning naming the file: a home-wide file serves several projects
+    ('modelenv validate' fails on it)."""
+    overrides, problems = check_overrides_file(path, known_models)
+    if overrides is None:
         raise SpecError(problems, hint=_OVERRIDES_HINT)
-    return overrides
+    where = f" in {display(specs)}" if specs is not None else ""
+    return overrides, [
+        f"{display(path)}: models.{model}: no spec for model {model!r}{where};"
+        " its overrides are ignored"
+        for model in sorted(overrides.models)
+        if model not in known_models
+    ]

@@ -5,6 +5,7 @@ shared by every schema (specs, ``_engines.toml``, overrides)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -61,14 +62,31 @@ class SpecError(ModelenvError):
         )
 
 
-def read_toml(path: Path) -> tuple[dict[str, Any] | None, list[Problem]]:
+def read_toml(
+    path: Path, inside: Path | None = None
+) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """The TOML at ``path``, a regular file (a FIFO would block the reader
+    forever) and, given ``inside``, one that resolves inside that folder."""
+    from ..fsutil import NotARegularFile, read_regular, within
+
     shown = display(path)
+    if inside is not None and os.path.lexists(path) and not within(inside, path):
+        return None, [
+            Problem(
+                shown,
+                None,
+                f"a symbolic link leading out of {display(inside)} (to {os.path.realpath(path)});"
+                " modelenv reads specs only inside their folder: replace it with a copy",
+            )
+        ]
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path)
     except FileNotFoundError:
         return None, [Problem(shown, None, "no such file")]
     except OSError as exc:
         return None, [Problem(shown, None, f"cannot read: {exc.strerror}")]
+    except NotARegularFile as exc:
+        return None, [Problem(shown, None, f"not a regular file ({exc.kind})")]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -230,7 +230,7 @@ def check_target_file(path: Path) -> tuple[Target | None, list[Problem]]:
     why = check_target_name(path.stem)
     if why:
         problems.append(Problem(shown, None, f"{why}; rename the file"))
-    data, read_problems = read_toml(path)
+    data, read_problems = read_toml(path, path.parent.parent)  # inside specs/
     if data is None:
         return None, problems + read_problems
     try:
