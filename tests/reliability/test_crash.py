@@ -212,7 +212,12 @@ def test_sigkill_create_inside_each_named_step(
     for step in REBUILD_STEPS:
         before = scenario.prepare()
         trace = crash_project / f"trace-{step}.txt"
-        proc = spawn(crash_project, *scenario.argv(), extra_env=slow_build_env(trace))
+        extra = slow_build_env(trace)
+        if step != "install":
+            # Held after the trace line until killed: the moment below lands
+            # inside the step however loaded the machine is.
+            extra["MODELENV_TEST_PAUSE_AT"] = step
+        proc = spawn(crash_project, *scenario.argv(), extra_env=extra)
         deadline = time.monotonic() + 60
         while step not in steps_of(trace):
             assert proc.poll() is None, (step, proc.communicate())
@@ -222,7 +227,8 @@ def test_sigkill_create_inside_each_named_step(
         time.sleep(rng.uniform(0, STEP_DELAY * (1.5 if step == "install" else 0.9)))
         landed += sigkill(proc, group=rng.random() < 0.5)
         check_after_kill(scenario, before, steps_of(trace), f"in step {step}")
-    # The process pauses after each trace line: a loaded machine may still miss one.
+    # Every step but install holds the build until the kill; a loaded machine
+    # may still let uv finish installing before the kill lands.
     assert landed >= len(REBUILD_STEPS) - 1, landed
 
 
