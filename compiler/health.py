@@ -21,7 +21,7 @@ from . import uv
 from .errors import ModelenvError
 from .host import probe
 from .lockfile import body_of, parse_lock_body, sha256_text
-from .store import LOCK_NAME, env_python
+from .store import LOCK_NAME, env_python, read_own
 
 __all__ = ["check_environment", "closure_problems", "repairable"]
 
@@ -66,7 +66,7 @@ def repairable(path: Path, record: dict[str, Any]) -> bool:
     and an intact lock copy?"""
     base = str(record.get("base", {}).get("executable", ""))
     try:
-        lock_text = (path / LOCK_NAME).read_text(encoding="utf-8")
+        lock_text = read_own(path, LOCK_NAME).decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return False
     return Path(base).exists() and sha256_text(lock_text) == record.get("lock_sha256")
@@ -84,7 +84,7 @@ def check_environment(path: Path, record: dict[str, Any]) -> list[str]:
     except ModelenvError:
         return [*problems, f"its interpreter {python} does not start"]
     try:
-        lock_text = (path / LOCK_NAME).read_text(encoding="utf-8")
+        lock_text = read_own(path, LOCK_NAME).decode("utf-8")
     except OSError:
         return [*problems, f"its lock copy {LOCK_NAME} is missing"]
     if record.get("lock_sha256") not in (None, sha256_text(lock_text)):

@@ -511,11 +511,13 @@ def ensure(
     force: bool = False,
     wait: float | None = None,
     say: Callable[[str], None] = lambda _msg: None,
+    announce: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """The environment for ``request``, built if it is missing or out of date.
 
     ``wait`` bounds the wait for another process building the same environment
-    (default: ``MODELENV_LOCK_TIMEOUT``, else :data:`envlock.DEFAULT_WAIT`).
+    (default: ``MODELENV_LOCK_TIMEOUT``, else :data:`envlock.DEFAULT_WAIT`);
+    the wait is announced through ``announce`` (default: stderr), never silent.
     """
     if not force:
         current = find_current(paths, request, skip_installed=skip_installed)
@@ -538,7 +540,8 @@ def ensure(
     label = f"{plan.spec.name} [{plan.engine_name}, py{interp.version}]"
     try:
         _make_root(paths.home, root)
-        with env_lock(root / f".{interp.version}.lock", f"building {label}", wait=wait, say=say):
+        lock = root / f".{interp.version}.lock"
+        with env_lock(lock, f"building {label}", wait=wait, say=announce):
             return _ensure_locked(
                 paths,
                 request,

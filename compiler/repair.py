@@ -25,7 +25,7 @@ from .materialise import _build, _cleanup_leftovers, _refuse_if_in_use, _swap
 from .paths import Paths
 from .plan import DEFAULT_ENGINE, make_plan
 from .request import Request
-from .store import LOCK_NAME
+from .store import LOCK_NAME, read_own
 
 __all__ = ["repair"]
 
@@ -73,7 +73,7 @@ def repair(
             hint=rebuild,
         )
     try:
-        lock_text = (path / LOCK_NAME).read_text(encoding="utf-8")
+        lock_text = read_own(path, LOCK_NAME).decode("utf-8")
     except OSError:
         lock_text = ""
     if sha256_text(lock_text) != record.get("lock_sha256"):

@@ -34,6 +34,7 @@ __all__ = [
     "env_root",
     "find_current",
     "is_leftover",
+    "read_own",
     "read_record",
     "request_key",
 ]
@@ -109,7 +110,7 @@ def seal(record: dict[str, Any]) -> dict[str, Any]:
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def _read_own(path: Path, name: str) -> bytes:
+def read_own(path: Path, name: str) -> bytes:
     """A file of the environment at ``path``, read without following a link at
     either the environment or the file (either could lead out of the home)."""
     dir_fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW)
@@ -127,7 +128,7 @@ def read_record(path: Path) -> dict[str, Any] | None:
     """The record of the environment at ``path``, or None when missing, invalid,
     edited by hand (its checksum no longer matches) or reached through a link."""
     try:
-        data = json.loads(_read_own(path, RECORD_NAME).decode("utf-8"))
+        data = json.loads(read_own(path, RECORD_NAME).decode("utf-8"))
     except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:

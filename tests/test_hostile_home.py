@@ -203,12 +203,16 @@ def test_a_stopped_holder_is_named_as_stopped(
     assert f"waiting for pid {holder.pid} (stopped), which is building m" in err
 
 
-def test_ensure_env_wait_is_bounded_by_modelenv_lock_timeout(
-    holder: subprocess.Popen[str], monkeypatch: pytest.MonkeyPatch
+def test_ensure_env_announces_its_wait_and_is_bounded_by_modelenv_lock_timeout(
+    holder: subprocess.Popen[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("MODELENV_LOCK_TIMEOUT", "0.2")
-    with pytest.raises(ModelenvError, match=f"gave up after 0.2 s waiting for pid {holder.pid}"):
+    monkeypatch.setenv("MODELENV_LOCK_TIMEOUT", "1.2")
+    with pytest.raises(ModelenvError, match=f"gave up after 1.2 s waiting for pid {holder.pid}"):
         compiler.ensure_env("m")
+    err = capfd.readouterr().err
+    assert f"modelenv: waiting for pid {holder.pid}, which is building m [default, py{XYZ}]" in err
 
 
 @pytest.mark.parametrize("value", ["soon", "-1", "nan"])

@@ -82,6 +82,7 @@ def ensure_from_args(args: argparse.Namespace) -> tuple[Environment, BuildReport
         force=args.force,
         wait=args.wait,
         say=ui.info,
+        announce=ui.info,
     )
     return report.environment, report, ui
 
