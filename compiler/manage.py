@@ -225,10 +225,12 @@ def spec_staleness(paths: Paths) -> Callable[[Entry], bool]:
     from .plan import make_plan
     from .request import Request
 
-    cache: dict[tuple[str, str, str], str | None] = {}
+    cache: dict[tuple[str, str, str, str | None], str | None] = {}
 
-    def current_fingerprint(model: str, engine: str, python: str) -> str | None:
-        key = (model, engine, python)
+    def current_fingerprint(
+        model: str, engine: str, python: str, target: str | None
+    ) -> str | None:
+        key = (model, engine, python, target)
         if key not in cache:
             try:
                 plan = make_plan(
@@ -238,12 +240,13 @@ def spec_staleness(paths: Paths) -> Callable[[Entry], bool]:
                         engine=None if engine == "default" else engine,
                         python=python,
                         use_overrides=False,
+                        target=target,  # built from a target's lock: its plan
                     ),
                     inspect_host=False,
                 )
                 cache[key] = plan.fingerprint()
             except ModelenvError:
-                cache[key] = None  # the spec is gone or invalid
+                cache[key] = None  # the spec or the target is gone or invalid
         return cache[key]
 
     def is_stale(entry: Entry) -> bool:
@@ -252,7 +255,10 @@ def spec_staleness(paths: Paths) -> Callable[[Entry], bool]:
         if base and not os.path.exists(base):
             return True  # its base interpreter is gone (pipx uninstall): create rebuilds it
         python = str(record.get("python", ""))
-        current = current_fingerprint(entry.model, entry.engine or "default", python)
+        target = record.get("target")
+        current = current_fingerprint(
+            entry.model, entry.engine or "default", python, str(target) if target else None
+        )
         return current is None or current != record.get("lock_fingerprint")
 
     return is_stale

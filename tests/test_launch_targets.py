@@ -280,3 +280,24 @@ def test_a_relocked_target_lock_is_seen_at_the_next_launch(
     assert code == 0, err
     assert "rebuilt" in err
     assert "beta==2.0.1" in record(created_path(out))["installed"]
+
+
+def test_list_says_an_environment_built_from_a_target_lock_is_ok_until_its_target_changes(
+    locked: dict[str, Path], project: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # list compared the record's fingerprint with the universal plan's, so
+    # every environment built from a target's lock was listed as stale.
+    code, _out, err = create(capfd, locked, "cpu", "--no-index")
+    assert code == 0, err
+
+    def statuses() -> list[tuple[str | None, str]]:
+        code, out, _err = cli(capfd, "list", "--json")
+        assert code == 0
+        return [(e["target"], e["status"]) for e in json.loads(out)["environments"]]
+
+    assert statuses() == [("cpu", "ok")]
+    target = project / "specs/_targets/cpu.toml"
+    target.write_text(target.read_text().replace('alpha = "1.0.0"', 'alpha = "1.0.1"'))
+    assert statuses() == [("cpu", "stale")]  # recaptured: create builds it again
+    target.unlink()
+    assert statuses() == [("cpu", "stale")]  # the target is gone
