@@ -5,9 +5,11 @@ SOURCE is the registry's format; only 'xinference' is understood so far. FILE
 is a JSON document {"models": [{"model_name", "kind", "virtualenv"}, ...],
 "engine_packages": {ENGINE: [...]}}; docs/import.md has the mapping rules.
 
-Entries modelenv cannot express yet (host-accelerator markers such as
-cuda_version or has_cuda, VCS URLs) are left out of the specs, kept there as
-comments, and listed on standard output, one line each: MODEL: ENTRY: why.
+Markers on host facts (has_cuda, not has_cuda, cuda_version == "13.0") are
+kept: target locks evaluate them per host (docs/targets.md). Entries modelenv
+cannot express (VCS URLs, host facts other than has_cuda, has_npu and
+cuda_version) are left out of the specs, kept there as comments, and listed on
+standard output, one line each: MODEL: ENTRY: why.
 Renamed models and suspicious entries are warnings; -v also lists merged
 records. Everything is validated before anything is written, and existing files
 are not overwritten without --force.

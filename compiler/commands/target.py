@@ -95,7 +95,7 @@ def _capture(args: argparse.Namespace) -> int:
     facts = ", ".join(f"{k}={_fact(v)}" for k, v in target.facts.as_facts().items())
     ui.info(
         f"captured    {args.name}: Python {target.python.version} {target.python.platform},"
-        f" {len(target.packages)} packages, {facts}"
+        f" {len(target.packages)} package{'' if len(target.packages) == 1 else 's'}, {facts}"
     )
     if old is not None:
         changes = package_changes(old, target)

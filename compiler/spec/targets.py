@@ -208,7 +208,10 @@ def check_target_name(name: str) -> str | None:
     if why:
         return why
     if re.match(r"^py\d", name):
-        return f"invalid target name {name!r}: names starting 'py' and a digit are universal locks'"
+        return (
+            f"invalid target name {name!r}: names starting 'py' and a digit are kept"
+            " for the universal locks (py<X.Y>.txt)"
+        )
     return None
 
 
