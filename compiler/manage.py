@@ -227,9 +227,7 @@ def spec_staleness(paths: Paths) -> Callable[[Entry], bool]:
 
     cache: dict[tuple[str, str, str, str | None], str | None] = {}
 
-    def current_fingerprint(
-        model: str, engine: str, python: str, target: str | None
-    ) -> str | None:
+    def current_fingerprint(model: str, engine: str, python: str, target: str | None) -> str | None:
         key = (model, engine, python, target)
         if key not in cache:
             try:
