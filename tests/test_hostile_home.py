@@ -360,3 +360,39 @@ def test_a_leases_file_does_not_cost_run_its_exit_status(
         capfd, "run", "m", *idx(wheelhouse), "--", sys.executable, "-c", "raise SystemExit(7)"
     )
     assert code == 7, err
+
+
+# ---------------------------------------------------------------- every folder modelenv deletes from
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "virtualenv/m",  # v1
+        "virtualenv/v2/m",
+        "virtualenv/v3/m",
+        "virtualenv/v3/m2/3.10.1",
+        "virtualenv/v4/m",
+        "virtualenv/v4/m2/default",
+        f"virtualenv/v4/m3/default/{XYZ}",
+        f"virtualenv/v4/m4/default/.{XYZ}.leases",
+        f"virtualenv/v4/m4/default/.{XYZ}.build-999999",
+        f"virtualenv/v4/m4/default/.{XYZ}.old-999999",
+    ],
+)
+def test_no_command_deletes_through_a_link_anywhere_in_the_store(
+    project: Path, outside: Path, capfd: pytest.CaptureFixture[str], where: str
+) -> None:
+    hand_made_v4("m4")  # a real environment beside the links
+    home = venvs().parent
+    link(home / where, outside)
+    for argv in (
+        ["list"],
+        ["gc", "--dry-run"],
+        ["doctor"],
+        ["gc", "--max-size", "0", "--force"],
+        ["remove", "--all", "--force"],
+    ):
+        run_cli(capfd, *argv)
+        assert_untouched(outside)
+    assert not os.path.lexists(home / where)  # the link itself is gone
