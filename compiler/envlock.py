@@ -99,9 +99,14 @@ def env_lock(
     say: Callable[[str], None] | None = None,
 ) -> Iterator[None]:
     """Hold the lock at ``path`` while doing ``what`` ("building m [default, py3.11.7]")."""
-    import fcntl
-
     limit = wait_seconds(wait)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: filelock's msvcrt lock, bounded
+        with _windows_lock(path, limit):
+            yield
+        return
+
     fd = _open(path)
     try:
         start = time.monotonic()
@@ -138,6 +143,20 @@ def env_lock(
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def _windows_lock(path: Path, limit: float) -> Iterator[None]:  # pragma: no cover
+    from filelock import FileLock, Timeout
+
+    try:
+        with FileLock(str(path), timeout=limit):
+            yield
+    except Timeout:
+        raise ModelenvError(
+            f"gave up after {limit:g} s waiting for another process to release {path}",
+            hint=f"wait longer with --wait SECONDS or {WAIT_VAR}",
+        ) from None
 
 
 def _note(fd: int, what: str | None) -> None:
