@@ -83,6 +83,33 @@ def test_facts_override_and_recapture(
     assert load_targets(project / "specs")["cpu"].facts.has_cuda is True
 
 
+def test_a_relative_find_links_is_stored_relative_to_the_target_file(
+    project: Path, base: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # '--find-links wheelhouse' means ./wheelhouse, as for every other command;
+    # the file's relative paths are read relative to specs/_targets/, so it was
+    # stored as specs/_targets/wheelhouse, and the target's locks failed.
+    make_wheel(project / "wheelhouse", "alpha", "1.0.0")
+    code, _, err = run_cli(
+        capsys, "target", "capture", "t", "--python", base, "--find-links", "wheelhouse"
+    )
+    assert code == 0, err
+    code, _, err = run_cli(
+        capsys, "target", "capture", "u", "--python", base, "--find-links", "/opt/w",
+        "--find-links", "https://example.org/wheels/",
+    )  # fmt: skip
+    assert code == 0, err
+    targets = load_targets(project / "specs")
+    assert [t.index.find_links for t in targets.values() if t.index] == [
+        ("../../wheelhouse",),
+        ("/opt/w", "https://example.org/wheels/"),  # as given
+    ]
+    write_spec(project, "m", '[env]\npackages = ["alpha"]\n')
+    code, _, err = run_cli(capsys, "lock", "--target", "t", "--no-index")
+    assert code == 0, err
+    assert "alpha==1.0.0" in (project / "locks/m/default/t.txt").read_text()
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from . import context
 
@@ -79,7 +80,7 @@ def _capture(args: argparse.Namespace) -> int:
         fields = {
             "url": args.index_url,
             "extra_urls": tuple(args.extra_index_url),
-            "find_links": tuple(args.find_links),
+            "find_links": _find_links(args.find_links, paths.specs / TARGETS_DIR),
         }
         index = IndexSection(**{k: v for k, v in fields.items() if v})
     executable = args.python or os.environ.get("MODELENV_BASE_PYTHON") or sys.executable
@@ -105,6 +106,17 @@ def _capture(args: argparse.Namespace) -> int:
             ui.info("unchanged   its locks stay valid")
     ui.result(display(path))
     return 0
+
+
+def _find_links(links: list[str], folder: Path) -> tuple[str, ...]:
+    """``--find-links`` as the file keeps it: a local path is relative to the
+    current folder on the command line, and to the target file's folder in it."""
+    return tuple(
+        link
+        if "://" in link or os.path.isabs(link)
+        else os.path.relpath(os.path.abspath(link), folder.absolute())
+        for link in links
+    )
 
 
 def _fact(value: object) -> str:
