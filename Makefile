@@ -58,4 +58,5 @@ bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/corpus.py $(BENCH_ARGS)
 	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/ray_bench.py
 

@@ -12,6 +12,7 @@ the real home.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -290,6 +291,16 @@ def test_list_ray_shows_every_nodes_environments(
         mine = [ln.split() for ln in lines if ln.startswith(f"{node.address}:{node.id[:8]}")]
         assert [r[1] for r in mine if str(node.home) in r[-1]].count(two["name"]) == 1, out
     assert "2 nodes" in err
+    code, out, err = run_cli(capsys, "list", "--ray", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["schema_version"] == 1
+    by_node = {n["node"]: n for n in doc["nodes"]}
+    assert set(by_node) == {f"{n.address}:{n.id[:8]}" for n in cluster.nodes.values()}
+    for node in cluster.nodes.values():
+        mine = by_node[f"{node.address}:{node.id[:8]}"]
+        assert mine["home"] == str(node.home)
+        assert two["name"] in [e["model"] for e in mine["environments"]]
 
     # gc on every node, against that node's own home; the environment this
     # test's workers still run in is leased by them, so it stays.
