@@ -5,6 +5,7 @@ closest and how it differs; the host's packages are reused, never copied."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -301,3 +302,31 @@ def test_list_says_an_environment_built_from_a_target_lock_is_ok_until_its_targe
     assert statuses() == [("cpu", "stale")]  # recaptured: create builds it again
     target.unlink()
     assert statuses() == [("cpu", "stale")]  # the target is gone
+
+
+@pytest.mark.parametrize("how", ["matched", "named"])
+def test_an_up_to_date_target_environment_imports_neither_pydantic_nor_jinja2(
+    locked: dict[str, Path], project: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    # The fast path never matches targets again, nor reads target files.
+    target = ", target='cpu'" if how == "named" else ""
+    code = (
+        "import sys, compiler\n"
+        f"env = compiler.ensure_env('m', base_python={str(locked['cpu'])!r}{target})\n"
+        "print(env.record['target'], env.record['lock_source'])\n"
+        "print(sorted(m for m in ('pydantic', 'jinja2', 'compiler.spec.targets',"
+        " 'compiler.targeting') if m in sys.modules))\n"
+    )
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(locked["wheels"]))
+
+    def ensure() -> list[str]:
+        proc = subprocess.run(
+            [sys.executable, "-c", code], cwd=project, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+        lines: list[str] = proc.stdout.splitlines()
+        return lines
+
+    assert ensure()[0] == "cpu committed"  # built: the slow path
+    assert ensure() == ["cpu committed", "[]"]
