@@ -60,7 +60,9 @@ def runtime_env(
     ``working_dir``: False ships nothing (the nodes see ``specs``/``locks`` at
     the same absolute paths, as on a shared filesystem or one image); True
     ships a copy of ``specs/`` and the model's ``locks/``; a folder is shipped
-    whole and must hold both. ``launcher`` is how a node runs modelenv.
+    whole and must hold both; Ray ships a local working_dir for a whole job only
+    (``ray.init(runtime_env=...)``, ``ray job submit``), not for one task.
+    ``launcher`` is how a node runs modelenv.
 
     Raises :class:`ModelenvError` when the environment could not import ray.
     """

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -332,3 +333,50 @@ def test_a_restarted_actor_gets_the_same_environment(
     assert after["prefix"] == before["prefix"]
     assert after["alpha"] == before["alpha"] == "2.0.0"
     assert cluster.node(node_id).uv_calls() == calls  # the node's environment, as it was
+
+
+# A second driver: Ray uploads a local working_dir only for a whole job (ray.init
+# or ray job submit), never for one task.
+JOB = """
+import json, os, sys
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+@ray.remote(num_cpus=1)
+def where():
+    import alpha
+    return {"alpha": alpha.__version__, "specs": os.environ["MODELENV_SPECS"],
+            "shipped": sorted(os.listdir("specs")), "locks": sorted(os.listdir("locks"))}
+
+address, env, nodes = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3:]
+ray.init(address=address, runtime_env=env, log_to_driver=False)
+refs = [where.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False)).remote()
+        for n in nodes]
+print(json.dumps(ray.get(refs, timeout=180)))
+"""
+
+
+def test_a_job_ships_the_specs_and_locks_to_its_nodes(
+    cluster: Cluster, models: dict[str, dict[str, Any]], project: Path
+) -> None:
+    name = models["pin-one"]["name"]
+    env = cray.runtime_env(name, working_dir=True)
+    assert env["env_vars"]["MODELENV_SPECS"] == "specs"
+    # The nodes can no longer read the project: only the job's copy remains.
+    shutil.rmtree(project / "locks")
+    shutil.rmtree(project / "specs")
+    address = ray.get_runtime_context().gcs_address
+    proc = subprocess.run(
+        [sys.executable, "-c", JOB, address, json.dumps(env), *cluster.nodes],
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S + 60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert {r["alpha"] for r in seen} == {"1.0.0"}
+    for r in seen:
+        assert r["specs"] == "specs"
+        assert f"{name}.toml" in r["shipped"] and "_engines.toml" in r["shipped"]
+        assert r["locks"] == [name]
