@@ -155,3 +155,85 @@ def test_run_exec_becomes_the_command(
     assert version == "2.0.0"
     lease = Path(prefix).with_name(f".{Path(prefix).name}.leases") / pid
     assert lease.is_file()  # taken by modelenv, held by the command it became
+
+
+class _FakeRay:
+    """The few calls on_every_node makes, for nodes that fail or never answer."""
+
+    def __init__(self, answers: dict[str, object]) -> None:
+        self.answers = answers  # node id -> (code, out, err), an exception, or None (no answer)
+        self.cancelled: list[str] = []
+
+    def nodes(self) -> list[dict[str, object]]:
+        alive = [
+            {"NodeID": nid, "NodeManagerAddress": "10.0.0.1", "Alive": True} for nid in self.answers
+        ]
+        return [*alive, {"NodeID": "f" * 56, "NodeManagerAddress": "10.0.0.9", "Alive": False}]
+
+    def remote(self, **_options: object) -> object:
+        class Remote:
+            def __init__(self, node: str | None = None) -> None:
+                self.node = node
+
+            def options(self, scheduling_strategy: object) -> Remote:
+                return Remote(scheduling_strategy.node_id)  # type: ignore[attr-defined]
+
+            def remote(self, *_args: object) -> str:
+                assert self.node is not None
+                return self.node
+
+        return lambda _fn: Remote()
+
+    def wait(
+        self, refs: list[str], num_returns: int, timeout: float
+    ) -> tuple[list[str], list[str]]:
+        assert num_returns == len(refs) and timeout > 0
+        ready = [r for r in refs if self.answers[r] is not None]
+        return ready, [r for r in refs if r not in ready]
+
+    def get(self, ref: str) -> object:
+        answer = self.answers[ref]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def cancel(self, ref: str, force: bool) -> None:
+        self.cancelled.append(ref)
+
+
+def test_every_node_answers_or_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from compiler import ray_nodes
+
+    ok, broken, silent = "a" * 56, "b" * 56, "c" * 56
+    fake = _FakeRay(
+        {
+            ok: (0, "out\n", ""),
+            broken: RuntimeError("ModuleNotFoundError: No module named 'compiler'"),
+            silent: None,
+        }
+    )
+    monkeypatch.setattr(ray_nodes, "connect", lambda _address: fake)
+    said: list[str] = []
+    answers = ray_nodes.on_every_node(["list", "--json"], timeout=5, say=said.append)
+    assert [(a.node, a.returncode, a.stdout, a.stderr) for a in answers] == [
+        (f"10.0.0.1:{'a' * 8}", 0, "out\n", ""),
+        (
+            f"10.0.0.1:{'b' * 8}",
+            1,
+            "",
+            "modelenv: error: ModuleNotFoundError: No module named 'compiler'\n",
+        ),
+        (f"10.0.0.1:{'c' * 8}", 1, "", "modelenv: error: the node did not answer\n"),
+    ]
+    assert fake.cancelled == [silent]
+    assert said == ["asking 3 nodes (waiting at most 5 s)"]
+
+
+def test_list_ray_without_ray_says_how_to_install_it(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    code, out, err = run_cli(capsys, "list", "--ray")
+    assert code == 1 and out == ""
+    assert "--ray needs ray, which is not installed" in err
+    assert "pip install 'modelenv[ray]'" in err
