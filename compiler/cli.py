@@ -48,7 +48,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"modelenv: error: {message}\n")
 
 
-def _common_options() -> _Parser:
+def common_options() -> _Parser:
+    """--specs, --locks, --home, -v, -q and --debug: every command (and sub-action) takes them."""
     common = _Parser(add_help=False)
     group = common.add_argument_group("common options")
     # SUPPRESS keeps a value given before the subcommand from being reset by the
@@ -100,7 +101,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     Building all of them costs tens of milliseconds, which every model launch
     through the command line would pay for nothing.
     """
-    common = _common_options()
+    common = common_options()
     parser = _Parser(
         prog="modelenv",
         description="Declarative specs, hashed lockfiles and environments for ML models.",

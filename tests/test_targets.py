@@ -127,6 +127,24 @@ def test_capture_usage_errors(
     assert not (project / "specs/_targets/t.toml").exists()
 
 
+def test_the_common_options_follow_an_action_too(
+    project: Path, base: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # 'target capture NAME -q' was "unrecognized arguments: -q", as no other
+    # command says.
+    code, out, err = run_cli(capsys, "target", "capture", "t", "--python", base, "-q")
+    assert (code, out, err) == (0, "specs/_targets/t.toml\n", "")
+    other = tmp_path / "other-specs"
+    code, out, err = run_cli(capsys, "target", "capture", "u", "--python", base, "--specs",
+                             str(other))  # fmt: skip
+    assert code == 0, err
+    assert (other / "_targets/u.toml").is_file()
+    code, out, _ = run_cli(capsys, "target", "list", "--specs", str(other))
+    assert code == 0 and [line.split()[0] for line in out.splitlines()] == ["NAME", "u"]
+    code, out, _ = run_cli(capsys, "target", "show", "t", "-v")
+    assert code == 0 and out.startswith("target t\n")
+
+
 def test_bad_names(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys, "target", "capture", "py3.11")
     assert code == 2

@@ -25,8 +25,16 @@ from . import context
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    cap = sub.add_parser("capture", help="write specs/_targets/NAME.toml from an interpreter")
+    from ..cli import common_options
+
+    # The common options are the actions' too: 'target capture NAME -q' as 'lock -q'.
+    common = common_options()
+    sub = parser.add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=type(parser)
+    )
+    cap = sub.add_parser(
+        "capture", help="write specs/_targets/NAME.toml from an interpreter", parents=[common]
+    )
     cap.add_argument("name", metavar="NAME")
     cap.add_argument("--python", metavar="PATH", help="the interpreter to capture")
     cap.add_argument(
@@ -44,8 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--find-links", metavar="PATH", action="append", default=[], help="local wheels"
     )
     cap.add_argument("--description", metavar="TEXT", help="what this host is")
-    sub.add_parser("list", help="list the targets")
-    show = sub.add_parser("show", help="print a target")
+    sub.add_parser("list", help="list the targets", parents=[common])
+    show = sub.add_parser("show", help="print a target", parents=[common])
     show.add_argument("name", metavar="NAME")
     show.add_argument("--json", action="store_true", help="print a JSON document")
 
