@@ -23,7 +23,7 @@ from .merge import Layer, Merged, Requirement, merge
 from .names import did_you_mean
 from .paths import Paths, display
 from .request import Request
-from .requirements import Kind
+from .requirements import Entry, Kind
 from .spec import Engines, Overrides, Spec, load_engines, load_overrides, load_spec
 from .store import overrides_file, select_python
 
@@ -91,7 +91,11 @@ def _texts(merged: Merged) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def _normalised(req: Requirement) -> str:
-    entry = req.entry
+    return _normalised_entry(req.entry)
+
+
+@functools.lru_cache(maxsize=16384)
+def _normalised_entry(entry: Entry) -> str:
     if entry.kind is Kind.SYSTEM:
         return f"#system_{entry.key}#" + (f" ; {entry.marker}" if entry.marker else "")
     from packaging.requirements import Requirement as Pep508

@@ -11,6 +11,7 @@ see :mod:`.markers`): such an entry keeps its marker apart, and
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -82,6 +83,13 @@ def parse_entry(text: str, *, allow_remove: bool = False) -> Entry:
     """Parse one entry; raise :class:`EntryError` with a message fit for a user."""
     if not isinstance(text, str):
         raise EntryError(f"expected a string, got {type(text).__name__}")
+    return _parse_entry(text, allow_remove)
+
+
+# Validation, merging and the plan each ask for the same entry; an Entry is
+# frozen, so one parse serves them all (lock --check loads every spec).
+@functools.lru_cache(maxsize=16384)
+def _parse_entry(text: str, allow_remove: bool) -> Entry:
     stripped = text.strip()
     if not stripped:
         raise EntryError("empty requirement")
@@ -173,6 +181,7 @@ def _first_line(exc: Exception) -> str:
     return msg[:1].lower() + msg[1:]
 
 
+@functools.lru_cache(maxsize=16384)
 def marker_of(entry: Entry) -> str | None:
     """The marker of ``entry`` (PEP 508, possibly with host facts), or None."""
     if entry.marker is not None or entry.kind is not Kind.REQUIREMENT:
