@@ -164,9 +164,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             nodes[node_id] = Node(node_id, address, home, dict(homes)[home])
         yield Cluster(nodes, wheelhouse)
     finally:
-        ray.shutdown()
-        if rc is not None:
-            rc.shutdown()
+        with _environ(common):  # not the real home, even while stopping
+            ray.shutdown()
+            if rc is not None:
+                rc.shutdown()
         shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
