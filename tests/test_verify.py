@@ -100,6 +100,31 @@ def test_pinned_twice_for_overlapping_markers() -> None:
     ]
 
 
+def test_a_targets_lock_is_verified_for_the_targets_own_platform() -> None:
+    # A target's lock is resolved for one platform: no markers, nothing for Windows.
+    target = tuple(
+        sorted(
+            {
+                "sys_platform": "linux",
+                "platform_machine": "x86_64",
+                "python_version": "3.11",
+                "python_full_version": "3.11.7",
+                "os_name": "posix",
+                "platform_system": "Linux",
+                "implementation_name": "cpython",
+                "extra": "",
+            }.items()
+        )
+    )
+    body = f"alpha==1.0 \\\n    {H}\n"
+    wanted = (exp("alpha"), exp("pywin32 ; sys_platform == 'win32'"))
+    assert [str(p) for p in verify_body(packages(body), wanted, [target])] == []
+    # The universal check would want pywin32 on Windows.
+    assert messages(body, *wanted) == [
+        "pywin32 ; sys_platform == 'win32' (specs/m.toml [env]) is not pinned in the lock"
+    ]
+
+
 def test_every_entry_needs_a_hash() -> None:
     assert messages("alpha==1.0\n    # via m\n") == ["alpha==1.0 has no hash: uv cannot install it"]
 
