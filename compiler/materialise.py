@@ -458,7 +458,12 @@ def _lock_text(
     from .targetlock import choose_target, live_host, requested_target, target_lock
 
     target = choose_target(
-        paths, plan, requested_target(request.target), lambda: live_host(plan), say
+        paths,
+        plan,
+        requested_target(request.target),
+        lambda: live_host(plan),
+        say,
+        explicit=request.target is not None,
     )
     if target is not None:
         found = target_lock(paths, plan, request, target)

@@ -47,12 +47,19 @@ def choose_target(
     requested: str | None,
     live: Callable[[], HostFacts],
     say: Callable[[str], None],
+    *,
+    explicit: bool = True,
 ) -> str | None:
     """The target whose lock to use for ``plan`` on this host, or None.
 
     A requested target is used as asked (a difference from the live host is
     a warning); otherwise the target is found by matching, and one line says
     which matched, or which came closest and how it differs.
+
+    ``explicit``: ``requested`` came from --target / ``target=``. One from
+    ``$MODELENV_TARGET`` is set for a whole host, so a model that is not
+    locked for it (``[env] targets = []``, another Python) says so in one
+    line and matches the host as if it were unset.
     """
     from .spec.targets import load_targets
 
@@ -69,10 +76,14 @@ def choose_target(
         if name in locked_for and target.xy == plan.python
     }
     label = f"{spec.name} [{plan.engine_name}, py{plan.python}]"
+    if not explicit and requested in targets and requested not in allowed:
+        say(f"{label} is not locked for target {requested} (${TARGET_VAR}); matching the host")
+        requested = None
     if requested is not None:
         if requested not in targets:
+            where = "" if explicit else f" (${TARGET_VAR})"
             raise UsageError(
-                f"unknown target {requested!r}{did_you_mean(requested, list(targets))};"
+                f"unknown target {requested!r}{where}{did_you_mean(requested, list(targets))};"
                 f" targets: {', '.join(sorted(targets)) or 'none'}"
             )
         if requested not in allowed:

@@ -330,3 +330,34 @@ def test_an_up_to_date_target_environment_imports_neither_pydantic_nor_jinja2(
 
     assert ensure()[0] == "cpu committed"  # built: the slow path
     assert ensure() == ["cpu committed", "[]"]
+
+
+def test_modelenv_target_is_for_the_host_so_a_model_not_locked_for_it_still_launches(
+    locked: dict[str, Path],
+    project: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # MODELENV_TARGET is set once for an image; a model that leaves that
+    # target out ([env] targets = [], as bge-m3 does) could not launch at all.
+    write_spec(project, "n", f'[env]\npython = ["{PY}"]\npackages = ["beta"]\ntargets = []\n')
+    code, _, err = cli(capfd, "lock", "n", "--no-index", "--find-links", str(locked["wheels"]))
+    assert code == 0, err
+    monkeypatch.setenv("MODELENV_TARGET", "cpu")
+    argv = ("create", "n", "--base-python", str(locked["cpu"]), "--no-index")
+    code, out, err = cli(capfd, *argv, "--find-links", str(locked["wheels"]))
+    assert code == 0, err
+    assert err.splitlines()[:2] == [
+        f"n [default, py{PY}] is not locked for target cpu ($MODELENV_TARGET); matching the host",
+        f"no target is for n [default, py{PY}]",
+    ]
+    rec = record(created_path(out))
+    assert (rec["target"], rec["lock_source"]) == (None, "committed")
+    # Asked for on the command line, it is still an error; so is an unknown name.
+    monkeypatch.delenv("MODELENV_TARGET")
+    code, _, err = cli(capfd, *argv, "--target", "cpu", "--force")
+    assert code == 2 and f"target 'cpu' (Python {PY}) is not one n [default, py{PY}]" in err
+    monkeypatch.setenv("MODELENV_TARGET", "cpux")
+    code, _, err = cli(capfd, *argv, "--force")
+    assert code == 2
+    assert "unknown target 'cpux' ($MODELENV_TARGET) (did you mean 'cpu'?)" in err
