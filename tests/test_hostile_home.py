@@ -362,7 +362,7 @@ def test_a_leases_file_does_not_cost_run_its_exit_status(
     assert code == 7, err
 
 
-# ---------------------------------------------------------------- every folder modelenv deletes from
+# ---------------------------------------------------------------- every folder it deletes from
 
 
 @pytest.mark.parametrize(
