@@ -20,7 +20,9 @@ from pathlib import Path
 import pytest
 
 import compiler
+from compiler.host import inspect_interpreter
 from compiler.paths import beneath_venv
+from compiler.spec.targets import load_targets
 
 from .conftest import run_cli, run_modelenv, write_spec
 from .test_materialise import SPEC, XY, idx, make_base
@@ -108,3 +110,18 @@ def test_list_marks_an_environment_whose_base_is_gone_stale(
     shutil.rmtree(tmp_path / "tool-venv")
     code, out, _ = run_cli(capsys, "list", "--json")
     assert [e["status"] for e in json.loads(out)["environments"]] == ["stale"]
+
+
+def test_target_capture_describes_the_interpreter_create_layers_on(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It captured modelenv's own venv (pydantic, pytest, modelenv itself):
+    # not the host 'create' then layers on, so the target could never match it.
+    code, _out, err = run_cli(capsys, "target", "capture", "here")
+    assert code == 0, err
+    assert f"capturing   {BENEATH}\n" in err
+    target = load_targets(project / "specs")["here"]
+    assert target.capture.interpreter == BENEATH
+    assert BENEATH is not None
+    assert set(target.packages) <= set(inspect_interpreter(BENEATH).packages)
+    assert "modelenv" not in target.packages

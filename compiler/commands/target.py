@@ -4,8 +4,9 @@
                                [--extra-index-url URL]... [--find-links PATH]...
                                [--description TEXT]
       probe an interpreter (default: $MODELENV_BASE_PYTHON, else the one running
-      modelenv) and write its Python version, platform, host facts and every
-      installed distribution to specs/_targets/NAME.toml. Run it inside the image.
+      modelenv, or the one beneath its venv, as 'create' layers on) and write its
+      Python version, platform, host facts and every installed distribution to
+      specs/_targets/NAME.toml. Run it inside the image.
       Facts: has_cuda, cuda_version, has_npu (docs/targets.md).
   modelenv target list
   modelenv target show NAME [--json]
@@ -69,7 +70,7 @@ def _capture(args: argparse.Namespace) -> int:
     from ..fsutil import atomic_write
     from ..host import host_facts
     from ..indexes import mask_url
-    from ..paths import display
+    from ..paths import beneath_venv, display
     from ..spec.schema import IndexSection
     from ..spec.targets import TARGETS_DIR, check_target_file, check_target_name
 
@@ -91,7 +92,10 @@ def _capture(args: argparse.Namespace) -> int:
             "find_links": _find_links(args.find_links, paths.specs / TARGETS_DIR),
         }
         index = IndexSection(**{k: v for k, v in fields.items() if v})
-    executable = args.python or os.environ.get("MODELENV_BASE_PYTHON") or sys.executable
+    # As 'create' finds its base: never modelenv's own venv (pipx, uv tool).
+    executable = (
+        args.python or os.environ.get("MODELENV_BASE_PYTHON") or beneath_venv() or sys.executable
+    )
     ui.info(f"capturing   {executable}")
     host = host_facts(executable)
     target = build_target(host, facts=args.fact, index=index, description=args.description)
