@@ -259,6 +259,23 @@ def lock_project(project: Path, wheelhouse: Path, capfd: pytest.CaptureFixture[s
     return project
 
 
+def wait_for_a_new_lock(
+    project: Path, old: dict[str, bytes], proc: subprocess.Popen[str], timeout: float = 180
+) -> None:
+    """Return as soon as one of the locks differs from ``old`` (bounded)."""
+    deadline = time.monotonic() + timeout
+
+    def changed() -> bool:
+        return any(lock_file(project, "m", t).read_bytes() != old[t] for t in LOCK_TARGETS)
+
+    while not changed():
+        if proc.poll() is not None:  # it may have ended between the two looks
+            assert changed(), "the lock ended without writing a new lock"
+            return
+        assert time.monotonic() < deadline, f"no new lock within {timeout:.0f} s"
+        time.sleep(0.005)
+
+
 def test_sigkill_lock_at_seeded_moments_keeps_the_old_lock_or_a_complete_new_one(
     lock_project: Path, wheelhouse: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -275,15 +292,23 @@ def test_sigkill_lock_at_seeded_moments_keeps_the_old_lock_or_a_complete_new_one
     assert proc.returncode == 0, err
 
     outcomes: Counter[str] = Counter()
-    moments = stratified(rng, duration, 20)
+    # Two anchored moments make the outcome count independent of the machine's
+    # load: at once (nothing written yet) and as soon as the first new lock is
+    # in place (the others still compiling); then 18 seeded moments in between.
+    moments: list[float | None] = [0.0, None, *stratified(rng, duration, 18)]
     for i, delay in enumerate(moments):
         # Each kill interrupts a recompile: the spec changed since the last lock.
         write_spec(lock_project, "m", lock_spec(i))
         old = {t: lock_file(lock_project, "m", t).read_bytes() for t in LOCK_TARGETS}
         proc = spawn(lock_project, *argv)
-        time.sleep(delay)
+        if delay is None:
+            wait_for_a_new_lock(lock_project, old, proc)
+        else:
+            time.sleep(delay)
         sigkill(proc, group=rng.random() < 0.5)
-        moment = f"lock #{i} killed at {delay:.2f}s"
+        moment = f"lock #{i} killed " + (
+            "at its first new lock" if delay is None else f"at {delay:.2f}s"
+        )
         for target in LOCK_TARGETS:
             now = lock_file(lock_project, "m", target).read_bytes()
             if now == old[target]:
