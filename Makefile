@@ -6,7 +6,7 @@ MODELENV := $(BIN)/modelenv
 # The light example: no torch, builds in seconds.
 DEMO_MODEL ?= minilm-onnx
 
-.PHONY: install demo validate check lock envs clean-envs test test-network lint bench
+.PHONY: install demo validate check lock envs clean-envs test test-network lint bench bench-peer
 
 install: $(VENV)/.installed
 
@@ -42,8 +42,11 @@ envs: install
 clean-envs: install
 	$(MODELENV) gc
 
+## Tests run in parallel (pytest-xdist): most of them wait on uv and on
+## processes they start, so even 2 cores gain. TEST_WORKERS=0 runs them serially.
+TEST_WORKERS ?= auto
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 test-network: install
 	$(BIN)/python -m pytest -q -m network
@@ -60,3 +63,7 @@ bench: install
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/ray_bench.py
 
+## The same package set through Xinference's own launch steps (xoscar's uv
+## virtual-env manager in a throwaway worker venv). Needs the network.
+bench-peer: install
+	$(BIN)/python bench/peer.py

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -27,6 +26,8 @@ from tests.wheels import make_wheel  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
 import results  # noqa: E402
+from launch import Subject, floor_row, launch_rows  # noqa: E402
+from timing import machine  # noqa: E402
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
 MODELENV = [sys.executable, "-m", "compiler"]
@@ -87,9 +88,13 @@ def main() -> int:
         "--network", action="store_true", help="also lock the bundled specs against PyPI"
     )
     parser.add_argument("--out", default=str(REPO / "bench" / "RESULTS.md"))
+    parser.add_argument(
+        "--launch-only", action="store_true", help="only the launch rows (for a quick look)"
+    )
     opts = parser.parse_args()
     runs = 3 if opts.quick else 5
-    sizes = [10, 100, 300] if opts.quick else [10, 100, 300, 1000]
+    launch_runs = 5 if opts.quick else 15
+    sizes = [] if opts.launch_only else [10, 100, 300] if opts.quick else [10, 100, 300, 1000]
 
     tmp = Path(tempfile.mkdtemp(prefix="modelenv-bench-"))
     os.environ.update(
@@ -175,88 +180,54 @@ def main() -> int:
             )
         )
 
-    # --- launch path: an up-to-date environment
+    # --- launch path: up to date, cold, in-process; the interpreter's floor
     project = make_project(tmp, 1, wheels)
     sh(*MODELENV, "lock", *index, cwd=project)
-    lock = project / "locks" / "model-0000" / "default" / f"py{PY}.txt"
-    sh(*MODELENV, "create", "model-0000", *index, cwd=project)
-    os.chdir(project)
-    import compiler
-
-    t_api = timed(lambda: compiler.ensure_env("model-0000"), runs * 20)
-    t_cli = timed(lambda: sh(*MODELENV, "create", "model-0000", cwd=project), runs)
-    ready = compiler.ensure_env("model-0000")
-    assert ready is not None
-    env = ready.path
-    t_uv_install = timed(
-        lambda: sh(
-            _uv(),
-            "pip",
-            "install",
-            "--python",
-            str(env / "bin/python"),
-            "-r",
-            str(lock),
-            *index,
-            "--quiet",
-        ),
-        runs,
-    )
-    rows.append(
-        (
-            "up to date: ensure_env() in-process",
-            fmt(t_api),
-            fmt(t_uv_install),
-            ratio(t_api, t_uv_install),
+    subjects = [
+        Subject(
+            "tiny wheels",
+            "model-0000",
+            project,
+            project / "locks" / "model-0000" / "default" / f"py{PY}.txt",
+            index,
         )
-    )
-    rows.append(
-        (
-            "up to date: modelenv create (command)",
-            fmt(t_cli),
-            fmt(t_uv_install),
-            ratio(t_cli, t_uv_install),
+    ]
+    if opts.network and (REPO / "locks" / "minilm-onnx" / "default" / f"py{PY}.txt").is_file():
+        real = tmp / "minilm-project"
+        shutil.copytree(REPO / "specs", real / "specs")
+        shutil.copytree(REPO / "locks", real / "locks")
+        subjects.append(
+            Subject(
+                "minilm-onnx (PyPI wheels)",
+                "minilm-onnx",
+                real,
+                real / "locks" / "minilm-onnx" / "default" / f"py{PY}.txt",
+                (),
+            )
         )
-    )
+    launch: list[tuple[str, str, str, str]] = [floor_row(launch_runs)]
+    for subject in subjects:
+        launch += launch_rows(subject, _uv(), tmp, launch_runs)
 
-    # --- cold create vs uv venv + uv pip sync
-    def cold_modelenv() -> None:
-        sh(*MODELENV, "create", "model-0000", "--force", *index, cwd=project)
-
-    def cold_uv() -> None:
-        target = tmp / "plain-venv"
-        shutil.rmtree(target, ignore_errors=True)
-        sh(_uv(), "venv", str(target), "--python", sys.executable, "--quiet")
-        sh(
-            _uv(),
-            "pip",
-            "sync",
-            "--python",
-            str(target / "bin/python"),
-            str(lock),
-            *index,
-            "--quiet",
-        )
-
-    t_cold = timed(cold_modelenv, runs)
-    t_cold_uv = timed(cold_uv, runs)
-    rows.append(
-        (
-            "cold create (cache warm)",
-            fmt(t_cold),
-            fmt(t_cold_uv),
-            ratio(t_cold, t_cold_uv),
-        )
-    )
+    import compiler.uv
 
     lines = [
         "## modelenv against plain uv",
         "",
-        f"Machine: {platform.platform()}, {os.cpu_count()} CPUs,"
-        f" Python {platform.python_version()},"
-        f" uv {compiler.uv.uv_version()}. Medians of {runs} runs (ensure_env: {runs * 20}).",
-        "Against a local wheelhouse of tiny wheels (no network) except the real lock;"
-        " regenerate with `make bench`.",
+        f"Machine: {machine(compiler.uv.uv_version())}.",
+        f"Whole processes; {launch_runs} pairs per launch row, run A then B in turn;"
+        " times are the median (min-max) of wall clock; the ratio is A/B, the median"
+        " of the pairs' ratios, then the ratio of the median CPU times (user + system),"
+        " which a busy machine disturbs less. The uv baseline runs on a separate"
+        " environment that plain uv built from the same lock and base interpreter."
+        " Regenerate with `make bench` (`--network` adds the minilm-onnx rows and the"
+        " real lock).",
+        "",
+        "| launch | modelenv | plain uv | ratio |",
+        "| --- | --- | --- | --- |",
+        *[f"| {a} | {b} | {c or '-'} | {d or '-'} |" for a, b, c, d in launch],
+        "",
+        f"Specs at scale: medians of {runs} runs, each a new process.",
         "",
         "| benchmark | modelenv | plain uv | ratio |",
         "| --- | --- | --- | --- |",

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import leases
+from . import fresh, leases
 from .errors import ModelenvError
 from .paths import Paths
 from .request import Request, check_request
@@ -25,21 +25,14 @@ from .store import Environment, find_current
 __all__ = ["Environment", "acquire", "enabled", "ensure_env", "skip_installed_default"]
 
 
-def _flag(var: str, default: bool) -> bool:
-    raw = os.environ.get(var)
-    if raw is None or not raw.strip():
-        return default
-    return raw.strip().lower() not in ("0", "false", "no", "off")
-
-
 def enabled(enable: bool | None = None) -> bool:
-    return _flag("MODELENV_ENABLE_VIRTUAL_ENV", True) if enable is None else enable
+    return fresh.flag("MODELENV_ENABLE_VIRTUAL_ENV", True) if enable is None else enable
 
 
 def skip_installed_default(skip_installed: bool | None = None) -> bool:
     if skip_installed is not None:
         return skip_installed
-    return _flag("MODELENV_VIRTUAL_ENV_SKIP_INSTALLED", True)
+    return fresh.flag("MODELENV_VIRTUAL_ENV_SKIP_INSTALLED", True)
 
 
 def ensure_env(
@@ -87,6 +80,23 @@ def ensure_env(
     skip = skip_installed_default(skip_installed)
 
     def lookup() -> Environment:
+        found = fresh.find_fresh(
+            specs=str(paths.specs),
+            locks=str(paths.locks),
+            home=str(paths.home),
+            model=model,
+            engine=request.engine,
+            python=python,
+            packages=request.packages,
+            overrides=str(request.overrides) if request.overrides is not None else None,
+            base_python=request.base_python,
+            beneath_venv=request.base_beneath_venv,
+            skip_installed=skip,
+            strict_system=request.strict_system,
+            target=request.target,
+        )
+        if found is not None:
+            return Environment(Path(found.path), Path(found.python), found.record)
         env = find_current(paths, request, skip_installed=skip)
         if env is not None:
             return env
@@ -110,7 +120,7 @@ def acquire(lookup: Callable[[], Environment]) -> tuple[Environment, Path]:
         env = lookup()
         held = leases.take(env.path)
         if env.python.exists():
-            leases.mark_used(env.path)
+            fresh.note_used(str(env.path))
             return env, held
         leases.release(held)
     raise ModelenvError(f"{env.path} keeps disappearing: another process is removing it")

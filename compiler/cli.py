@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from . import __version__
 from .errors import EXIT_FAILED, EXIT_USAGE, ModelenvError
 from .helptext import epilog
+from .launch import split_run
 
 __all__ = ["main"]
 
@@ -130,17 +131,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     invoked = next((a for a in args_list if a in COMMANDS), None)
     parser = build_parser(invoked)
-    # Everything after the first "--" is run's command, never modelenv's options:
-    # split it off before argparse sees it, so options may follow MODEL.
+    # run's command (after "--", or from the first word after MODEL that is not
+    # an option) is never modelenv's: split it off before argparse sees it.
     command: list[str] | None = None
-    if "--" in args_list:
-        cut = args_list.index("--")
-        args_list, command = args_list[:cut], args_list[cut + 1 :]
+    if invoked == "run":
+        cut = args_list.index("run") + 1
+        own, command = split_run(args_list[cut:])
+        args_list = [*args_list[:cut], *own]
+    elif "--" in args_list:
+        parser.error("'--' introduces a command, which only 'modelenv run' takes")
     args = parser.parse_args(args_list)
     if command is not None:
-        if args.command != "run":
-            parser.error("'--' introduces a command, which only 'modelenv run' takes")
-        args.cmd = [*args.cmd, *command]
+        args.cmd = command
     debug = bool(getattr(args, "debug", False) or getattr(args, "verbose", 0))
     if args.command is None:
         parser.print_help(sys.stderr)

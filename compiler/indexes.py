@@ -9,17 +9,17 @@ uv as explicit flags. Credentials in URLs are never shown: see :func:`mask_url`.
 
 from __future__ import annotations
 
-import configparser
-import hashlib
-import json
 import os
-import re
 import sys
-from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+# Nothing heavier at import: ensure_env imports this module on the launch path,
+# so configparser, urllib, re, json and hashlib are imported where they are used.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Collection, Mapping, Sequence
+    from typing import Any
 
 __all__ = [
     "IndexSettings",
@@ -143,12 +143,18 @@ class IndexSettings:
     def fingerprint(self) -> str:
         """sha256 of the effective settings (masked: the hash never carries a secret)."""
         data = {k: _mask_value(self.values[k].value) for k in KEYS if k in self.values}
+        import hashlib
+        import json
+
         blob = json.dumps(data, sort_keys=True).encode()
         return "sha256:" + hashlib.sha256(blob).hexdigest()
 
 
 def mask_url(url: str) -> str:
     """``https://user:secret@host/`` -> ``https://user:****@host/``; a lone token -> ``****``."""
+    import re
+    from urllib.parse import urlsplit, urlunsplit
+
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -164,18 +170,19 @@ def mask_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{masked}@{host}"))
 
 
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+_USERINFO = r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@"
 
 
 def mask_secrets(text: str) -> str:
     """Every URL's credentials in ``text`` (a requirement, a lock, uv's output)
     masked: ``alpha @ https://alice:pw@host/a.whl`` -> ``https://alice:****@host/a.whl``."""
+    import re  # here, not at import: ensure_env imports this module on the launch path
 
     def mask(m: re.Match[str]) -> str:
         user, sep, _password = m.group("userinfo").partition(":")
         return f"{m.group('scheme')}{user}:****@" if sep else f"{m.group('scheme')}****@"
 
-    return _USERINFO.sub(mask, text)
+    return re.sub(_USERINFO, mask, text)
 
 
 def _mask_value(value: Any) -> Any:
@@ -220,6 +227,8 @@ def pip_config_files(env: Mapping[str, str] | None = None) -> list[Path]:
 
 
 def _from_pip_file(path: Path) -> IndexSettings:
+    import configparser
+
     parser = configparser.RawConfigParser()
     try:
         parser.read(path, encoding="utf-8")
@@ -251,21 +260,23 @@ _ENV_VARS: tuple[tuple[str, str, Any], ...] = (
     ("UV_INDEX_URL", "index_url", str.strip),
     ("UV_DEFAULT_INDEX", "index_url", str.strip),
     ("UV_EXTRA_INDEX_URL", "extra_index_urls", _split),
-    ("UV_FIND_LINKS", "find_links", lambda v: tuple(re.split(r"[\s,]+", v.strip()))),
+    ("UV_FIND_LINKS", "find_links", lambda v: tuple(v.replace(",", " ").split())),
     ("UV_NO_INDEX", "no_index", _truthy),
     ("UV_INDEX_STRATEGY", "strategy", str.strip),
     ("UV_NO_BUILD_ISOLATION", "no_build_isolation", _truthy),
 )
 
 
-_INDEX_NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)=(.+)$")
+_INDEX_NAME = r"^([A-Za-z0-9][A-Za-z0-9_.-]*)=(.+)$"
 
 
 def _uv_index_urls(value: str) -> tuple[str, ...]:
     """UV_INDEX as uv reads it: space-separated ``[name=]url`` entries. A name
     holds no ':' or '/', so the '=' of a URL's query is never taken for one."""
+    import re
+
     return tuple(
-        m.group(2) if (m := _INDEX_NAME.match(entry)) else entry for entry in value.split()
+        m.group(2) if (m := re.match(_INDEX_NAME, entry)) else entry for entry in value.split()
     )
 
 

@@ -16,7 +16,9 @@ import os
 import stat
 from pathlib import Path
 
-from .store import RECORD_NAME
+from .fastio import start_time as _start_time
+from .fastio import take_lease
+from .fresh import RECORD_NAME
 
 __all__ = ["lease_dir", "live_leases", "mark_used", "pid_alive", "release", "take"]
 
@@ -27,16 +29,6 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 def lease_dir(env_path: Path) -> Path:
     return env_path.with_name(f".{env_path.name}.leases")
-
-
-def _start_time(pid: int) -> str:
-    """The process's start time in clock ticks (Linux); '' where unknown."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            # The command name (field 2) may hold spaces; it ends at the last ')'.
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
 
 
 def pid_alive(pid: int) -> bool:
@@ -88,52 +80,10 @@ def _read_lease(dir_fd: int, name: str) -> str | None:
         os.close(fd)
 
 
-def _make_folder(folder: Path) -> int | None:
-    """Open the lease folder, creating it; whatever else stands there (a file, a
-    link) is replaced: it is not a lease folder, and a link is removed, never followed."""
-    fd = _open_folder(folder)
-    if fd is not None:
-        return fd
-    with contextlib.suppress(OSError):
-        if (os.path.lexists(folder) and not os.path.isdir(folder)) or os.path.islink(folder):
-            os.unlink(folder)
-        folder.mkdir(exist_ok=True)
-    return _open_folder(folder)
-
-
 def take(env_path: Path, pid: int | None = None) -> Path:
-    """Record that process ``pid`` (default: this one) uses the environment."""
-    pid = os.getpid() if pid is None else pid
-    folder = lease_dir(env_path)
-    path = folder / str(pid)
-    started = _start_time(pid)
-    dir_fd = _open_folder(folder)
-    if dir_fd is not None:
-        try:
-            if _read_lease(dir_fd, str(pid)) == started:
-                return path  # ours already: the launch path stops at one read
-        finally:
-            os.close(dir_fd)
-    # Missing, or left by an earlier process with the same pid: (re)write it.
-    # Best effort: a read-only home must not stop a model from starting.
-    dir_fd = _make_folder(folder)
-    if dir_fd is None:
-        return path
-    tmp = f".{pid}.tmp"
-    try:
-        fd = os.open(
-            tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW | _CLOEXEC, 0o644, dir_fd=dir_fd
-        )
-        try:
-            os.write(fd, started.encode("ascii"))
-        finally:
-            os.close(fd)
-        os.replace(tmp, str(pid), src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-    return path
+    """Record that process ``pid`` (default: this one) uses the environment
+    (:func:`compiler.fresh.take_lease`, which the launch path calls directly)."""
+    return Path(take_lease(str(env_path), pid))
 
 
 def release(path: Path) -> None:

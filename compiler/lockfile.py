@@ -9,7 +9,6 @@ lines), for ``lock --check`` (see verify.py), the committed-lock choice and
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -38,6 +37,8 @@ def lock_path(locks: Path, model: str, engine: str, python: str, target: str | N
 
 
 def sha256_text(text: str) -> str:
+    import hashlib
+
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import __version__, uv
 from .envlock import env_lock
@@ -43,6 +44,7 @@ from .store import (
     env_python,
     env_root,
     find_current,
+    inputs_of,
     is_leftover,
     read_record,
     request_key,
@@ -297,6 +299,7 @@ def _build(
     lock_text: str,
     *,
     key: str,
+    inputs: dict[str, Any],
     lock_source: str,
     skip_installed: bool,
     offline: bool,
@@ -333,6 +336,7 @@ def _build(
         "engine": plan.engine_name,
         "python": plan.python,
         "key": key,
+        "launch": inputs,
         "lock_source": lock_source,
         "target": target,
         # The committed lock's file: a relock (of a target's lock too) is a change.
@@ -372,7 +376,13 @@ def _check_closure(staging: Path, plan: Plan) -> None:
 
 
 def _revalidate(
-    final: Path, plan: Plan, key: str, chosen: _Chosen, *, skip_installed: bool
+    final: Path,
+    plan: Plan,
+    key: str,
+    chosen: _Chosen,
+    *,
+    inputs: dict[str, Any],
+    skip_installed: bool,
 ) -> Environment | None:
     """Keep an environment whose inputs changed in ways that do not concern it.
 
@@ -410,6 +420,7 @@ def _revalidate(
         {
             **record,
             "key": key,
+            "launch": inputs,
             "lock_fingerprint": plan.fingerprint(),
             "lock_file": None if chosen.path is None else [str(chosen.path), stat_key(chosen.path)],
             "base": {**base, "stat": stat_key(interp.executable)},
@@ -540,6 +551,8 @@ def ensure(
     interp = plan.interpreter
     assert interp is not None
     python = resolve_python(paths, request) or plan.python
+    # Identities first, bytes second: an edit in between then shows as a change.
+    inputs = inputs_of(paths, request, plan.python, skip_installed=skip_installed)
     key = request_key(paths, request, python, skip_installed=skip_installed)
     root = env_root(paths.home, plan.spec.name, plan.engine_name)
     label = f"{plan.spec.name} [{plan.engine_name}, py{interp.version}]"
@@ -553,6 +566,7 @@ def ensure(
                 plan,
                 root,
                 key,
+                inputs=inputs,
                 skip_installed=skip_installed,
                 offline=offline,
                 force=force,
@@ -569,6 +583,7 @@ def _ensure_locked(
     root: Path,
     key: str,
     *,
+    inputs: dict[str, Any],
     skip_installed: bool,
     offline: bool,
     force: bool,
@@ -588,7 +603,9 @@ def _ensure_locked(
         paths, plan, request, staging, skip_installed=skip_installed, offline=offline, say=say
     )
     if chosen.source == "committed" and not force:
-        kept = _revalidate(final, chosen.plan, key, chosen, skip_installed=skip_installed)
+        kept = _revalidate(
+            final, chosen.plan, key, chosen, inputs=inputs, skip_installed=skip_installed
+        )
         if kept is not None:
             return BuildReport.up_to_date(kept, "revalidated")
     existed = final.exists()
@@ -600,6 +617,7 @@ def _ensure_locked(
             chosen.plan,
             chosen.text,
             key=key,
+            inputs=inputs,
             lock_source=chosen.source,
             skip_installed=skip_installed,
             offline=offline,

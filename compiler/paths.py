@@ -6,7 +6,6 @@ Kept free of heavy imports: the launch-time fast path uses it.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +56,8 @@ class Paths:
 
 def version_key(version: str) -> tuple[int, ...]:
     """Sort key for "3.10" < "3.11" < "3.11.7" (numbers, not text)."""
-    return tuple(int(p) for p in re.findall(r"\d+", version))
+    digits = "".join(c if c.isascii() and c.isdigit() else " " for c in version)
+    return tuple(int(p) for p in digits.split())
 
 
 def spec_files(folder: Path) -> list[Path]:

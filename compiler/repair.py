@@ -100,6 +100,7 @@ def repair(
                     plan,
                     lock_text,
                     key=str(record.get("key", "")),
+                    inputs=dict(record.get("launch") or {}),
                     lock_source=str(record.get("lock_source", "")),
                     skip_installed=bool(record.get("skip_installed")),
                     offline=offline,

@@ -5,19 +5,18 @@ Light on purpose (no pydantic): ``ensure_env`` builds one on the launch path.
 
 from __future__ import annotations
 
-import argparse
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import indexes
 from .errors import UsageError
+from .launch import name_ok, python_shape_ok
+
+TYPE_CHECKING = False  # not typing's: the launch path does not import typing
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["Request", "add_request_options", "request_from_args"]
-
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_PYTHON = re.compile(r"^3\.(0|[1-9][0-9]*)$")
 
 
 def check_request(
@@ -27,12 +26,12 @@ def check_request(
     versions that are not X.Y, before anything touches the disk (the launch
     path calls this too, so it stays light)."""
     for what, value in (("model", model), ("engine", engine)):
-        if value is not None and (not _NAME.match(value) or ".." in value or len(value) > 128):
+        if value is not None and not name_ok(value):
             raise UsageError(
                 f"invalid {what} name {value!r}: letters, digits, '.', '_' and '-' only"
                 " (no path separators or '..'), 128 at most"
             )
-    if python is not None and not _PYTHON.match(python):
+    if python is not None and not python_shape_ok(python):
         raise UsageError(f"invalid Python version {python!r}: expected X.Y, for example 3.11")
     if python is not None and int(python.split(".")[1]) < 8:
         raise UsageError(f"unsupported Python version {python!r}: modelenv needs 3.8 or newer")

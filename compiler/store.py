@@ -12,19 +12,30 @@ from file bytes and stat calls only, without pydantic, jinja2 or uv.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import shutil
 import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from .fastio import read_own
+from .fresh import (
+    LAYOUT,
+    RECORD_FORMAT,
+    RECORD_NAME,
+    host_unchanged,
+    launch_inputs,
+    read_record,
+    record_digest,
+    stat_key,
+)
 from .lockfile import lock_path
 from .paths import Paths, beneath_venv, version_key
 from .request import Request
+
+TYPE_CHECKING = False  # not typing's: see compiler.fresh
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "LOCK_NAME",
@@ -37,17 +48,20 @@ __all__ = [
     "read_own",
     "read_record",
     "request_key",
+    "stat_key",
 ]
 
-RECORD_NAME = "modelenv-record.json"
 LOCK_NAME = "modelenv-lock.txt"
-RECORD_FORMAT = 2  # 2: records carry a checksum
-LAYOUT = "v4"
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+def _toml_loads(text: str) -> dict[str, Any]:
+    # Imported here: the launch path decides without reading TOML.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+    data: dict[str, Any] = tomllib.loads(text)
+    return data
 
 
 @dataclass(frozen=True)
@@ -96,62 +110,16 @@ def _read(path: Path | None) -> bytes:
             return b"-"
 
 
-def _digest(body: dict[str, Any]) -> str:
-    blob = json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    return "sha256:" + hashlib.sha256(blob).hexdigest()
-
-
 def seal(record: dict[str, Any]) -> dict[str, Any]:
     """``record`` with its checksum: a record edited by hand is then invalid."""
     body = {k: v for k, v in record.items() if k != "checksum"}
-    return {**body, "checksum": _digest(body)}
-
-
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
-def read_own(path: Path, name: str) -> bytes:
-    """A file of the environment at ``path``, read without following a link at
-    either the environment or the file (either could lead out of the home)."""
-    dir_fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW)
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW, dir_fd=dir_fd)
-    finally:
-        os.close(dir_fd)
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise OSError(f"{path / name} is not a file")
-        return f.read()
-
-
-def read_record(path: Path) -> dict[str, Any] | None:
-    """The record of the environment at ``path``, or None when missing, invalid,
-    edited by hand (its checksum no longer matches) or reached through a link."""
-    try:
-        data = json.loads(read_own(path, RECORD_NAME).decode("utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return None
-    if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
-        return None
-    body = {k: v for k, v in data.items() if k != "checksum"}
-    if data.get("checksum") != _digest(body):
-        return None
-    return data
+    return {**body, "checksum": record_digest(body)}
 
 
 def is_leftover(name: str, version: str) -> bool:
     """Is ``name`` what a killed build or swap of ``version`` (X.Y.Z) left beside
     it? Leftovers are never used and never make a valid environment stale."""
     return name.startswith((f".{version}.build-", f".{version}.old-"))
-
-
-def stat_key(path: str | Path) -> list[int] | None:
-    """What changes when a file is replaced: inode, size, mtime."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_ino, st.st_size, st.st_mtime_ns]
 
 
 def select_python(listed: list[str], requested: str | None, preferred: str | None) -> str:
@@ -173,7 +141,7 @@ def choose_python(
 ) -> str | None:
     """:func:`select_python` from the raw spec; None when the spec cannot be read."""
     try:
-        data = tomllib.loads(spec_bytes.decode("utf-8"))
+        data = _toml_loads(spec_bytes.decode("utf-8"))
         listed = data.get("env", {}).get("python", [])
     except (ValueError, AttributeError, RecursionError):
         return None
@@ -199,7 +167,7 @@ def _overrides_python(
     if path is None:
         return None, None
     try:
-        data = tomllib.loads(_read(path).decode("utf-8"))
+        data = _toml_loads(_read(path).decode("utf-8"))
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None, None
     # A malformed file is left to the slow path, which reports it properly.
@@ -218,6 +186,9 @@ def request_key(paths: Paths, request: Request, python: str, *, skip_installed: 
     Raw bytes of the spec, the engine defaults, the overrides and the committed
     lock, plus the request: equal digests mean nothing the user controls changed.
     """
+    import hashlib
+    import json
+
     engine = request.engine or "default"
     h = hashlib.sha256()
     overrides = overrides_file(paths, request)
@@ -249,6 +220,8 @@ def _base_choice(request: Request, python: str, overrides: Path | None) -> str:
     command line in a venv, the interpreter beneath it. Stat calls only."""
     explicit = request.base_python or os.environ.get("MODELENV_BASE_PYTHON")
     if explicit:
+        import shutil
+
         chosen = os.path.abspath(shutil.which(explicit) or explicit)
     elif python != f"{sys.version_info[0]}.{sys.version_info[1]}":
         return ""  # found by searching, whoever asks
@@ -271,16 +244,31 @@ def is_current(path: Path, record: dict[str, Any] | None, key: str) -> bool:
     """Does the environment at ``path`` still match ``key`` and its host?"""
     if record is None or record.get("key") != key:
         return False
-    base = record.get("base", {})
-    if stat_key(base.get("executable", "")) != base.get("stat"):
-        return False  # the base interpreter has gone or was replaced
-    for site, seen in record.get("host_site", []):
-        if stat_key(site) != seen:
-            return False  # packages were installed into or removed from the host
-    lock_file = record.get("lock_file")
-    if lock_file and stat_key(lock_file[0]) != lock_file[1]:
-        return False  # the committed lock it was built from (a target's too) was relocked
-    return env_python(path).exists()
+    return host_unchanged(str(path), record)
+
+
+def inputs_of(
+    paths: Paths, request: Request, python: str, *, skip_installed: bool
+) -> dict[str, Any]:
+    """What the launch path compares (see :mod:`compiler.fresh`); taken before
+    the files are read for :func:`request_key`, so that an edit in between
+    shows as a change."""
+    used = overrides_file(paths, request)
+    return launch_inputs(
+        specs=str(paths.specs),
+        locks=str(paths.locks),
+        model=request.model,
+        engine=request.engine or "default",
+        python=python,
+        requested_python=request.python,
+        packages=request.packages,
+        overrides=os.path.abspath(used) if used is not None else None,
+        base_python=request.base_python,
+        beneath_venv=request.base_beneath_venv,
+        skip_installed=skip_installed,
+        strict_system=request.strict_system,
+        target=request.target,
+    )
 
 
 def find_current(paths: Paths, request: Request, *, skip_installed: bool) -> Environment | None:

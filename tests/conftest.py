@@ -8,9 +8,11 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
+from compiler import launch
 from compiler.cli import main
 
 from .wheels import make_wheel
@@ -52,6 +54,22 @@ def _isolate(
     monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
     monkeypatch.setenv("UV_NO_PROGRESS", "1")
     monkeypatch.setenv("MODELENV_HOME", str(fake_home / "modelenv-home"))
+
+
+@pytest.fixture(autouse=True)
+def _exec_in_a_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``modelenv run`` ends by exec-ing its command, which in-process would
+    replace pytest: there, run it as a child and end the "process" with its
+    status, releasing the lease the exec'd command would have held until it exited.
+    Tests that run modelenv as a real process (run_modelenv) exec for real."""
+
+    def fake_execve(program: str, argv: list[str], env: dict[str, str]) -> NoReturn:
+        code = subprocess.run(argv, executable=program, env=env, check=False).returncode
+        lease = Path(env["VIRTUAL_ENV"])
+        (lease.parent / f".{lease.name}.leases" / str(os.getpid())).unlink(missing_ok=True)
+        raise SystemExit(code if code >= 0 else 128 - code)
+
+    monkeypatch.setattr(launch, "_execve", fake_execve)
 
 
 @pytest.fixture()

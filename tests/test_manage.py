@@ -1212,7 +1212,8 @@ def test_an_xinference_environment_with_an_uppercase_name_can_be_removed(
 def test_run_holds_a_lease_while_the_command_runs(
     built: Path, project: Path, wheelhouse: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    inner = f"echo $PPID; exec {sys.executable} -m compiler list --json"
+    # run becomes the command (exec): the shell's pid is the one run leased.
+    inner = f"echo $$; exec {sys.executable} -m compiler list --json"
     proc = subprocess.run(
         [sys.executable, "-m", "compiler", "run", "m", *idx(wheelhouse), "--", "sh", "-c", inner],
         cwd=project,
@@ -1221,10 +1222,10 @@ def test_run_holds_a_lease_while_the_command_runs(
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    ppid, document = proc.stdout.split("\n", 1)
+    pid, document = proc.stdout.split("\n", 1)
     during = by_path(json.loads(document))[str(built)]
-    assert during["in_use_by"] == [int(ppid)]
-    # Released when run returns.
+    assert during["in_use_by"] == [int(pid)]
+    # Released when the command exits.
     assert by_path(list_json(capfd))[str(built)]["in_use_by"] == []
     assert os.listdir(leases.lease_dir(built)) == []
 

@@ -1,16 +1,19 @@
 """Ensure a model's environment, then run CMD inside it (VIRTUAL_ENV and PATH
-set) and exit with CMD's exit status.
+set). On POSIX modelenv becomes CMD (exec): CMD keeps its pid, so signals sent
+to it reach CMD, and the environment's lease is CMD's own until it exits.
+Exit status: CMD's; 127 when CMD is not found, 126 when it cannot be executed.
 
-example:
-  modelenv run got-ocr2 -- python -c "import transformers; print(transformers.__version__)"
+The command starts after "--", or at the first word after MODEL that is not
+an option (as with uv run).
+
+examples:
+  modelenv run got-ocr2 python -c "import transformers; print(transformers.__version__)"
+  modelenv run got-ocr2 --engine vllm -- python -m my_server --port 8000
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-from typing import NoReturn
 
 from .create import add_build_options
 
@@ -22,8 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--exec",
         dest="exec_",
         action="store_true",
-        help="replace modelenv with CMD (POSIX): no parent process stays; the environment"
-        " stays leased while CMD runs (Ray's py_executable uses this)",
+        help="replace modelenv with CMD; what run does on POSIX anyway (kept for scripts"
+        " that pass it, such as Ray's py_executable)",
     )
     parser.add_argument(
         "--share-venv",
@@ -32,48 +35,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " (as ensure_env does), not on the one beneath that venv: Ray workers see the"
         " node's ray this way",
     )
-    # The part after "--" is split off by cli.main before parsing; words before
-    # it that are not options are taken as the command too ("run m python").
-    parser.add_argument("cmd", nargs="*", metavar="-- CMD [ARGS...]")
+    # cli.main splits the command off before parsing (launch.split_run): this
+    # argument only shows it in the usage line.
+    parser.add_argument("cmd", nargs="*", metavar="[--] CMD [ARGS...]")
 
 
 def run(args: argparse.Namespace) -> int:
-    import subprocess
-
-    from ..errors import ModelenvError, UsageError
+    from ..api import acquire
+    from ..errors import UsageError
+    from ..launch import exec_command
+    from ..leases import release
     from .create import ensure_from_args
 
     cmd = list(args.cmd)
     if not cmd:
         raise UsageError("no command given", hint=f"modelenv run {args.model} -- python -V")
-    from ..api import acquire
-    from ..leases import release
-
     env, held = acquire(lambda: ensure_from_args(args)[0])
-    if getattr(args, "exec_", False) and os.name == "posix":
-        _exec(cmd, env.env_vars(), str(env.path))
-    try:
-        proc = subprocess.run(cmd, env=env.env_vars(), check=False)
-    except FileNotFoundError:
-        raise ModelenvError(f"command not found in {env.path}: {cmd[0]}") from None
-    except PermissionError:
-        raise ModelenvError(f"cannot execute {cmd[0]}: permission denied") from None
-    finally:
-        release(held)
-    # A command killed by signal N exits 128+N, as a shell reports it.
-    return proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
-
-
-def _exec(cmd: list[str], env: dict[str, str], where: str) -> NoReturn:
-    """Become CMD. The lease names this process id, which CMD keeps: it holds
-    the environment until CMD exits, and is ignored (then cleaned) after."""
-    from ..errors import ModelenvError
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    try:
-        os.execvpe(cmd[0], cmd, env)
-    except FileNotFoundError:
-        raise ModelenvError(f"command not found in {where}: {cmd[0]}") from None
-    except PermissionError:
-        raise ModelenvError(f"cannot execute {cmd[0]}: permission denied") from None
+    # Returns only when CMD could not be started (or where exec is not used).
+    code = exec_command(cmd, env.env_vars(), str(env.path))
+    release(held)
+    return code

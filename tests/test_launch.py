@@ -1,0 +1,348 @@
+"""The launch path (`compiler.launch`): the command line it reads, the
+up-to-date check without the spec, exec, and the imports it avoids."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+import compiler
+from compiler import fresh, launch, leases
+from compiler.cli import build_parser
+from compiler.store import RECORD_NAME
+
+from .conftest import run_cli, write_spec
+from .test_materialise import XY, XYZ, created_path, idx
+
+# ---------------------------------------------------------------- the command line
+
+
+@pytest.mark.parametrize(
+    ("words", "own", "cmd"),
+    [
+        (["m", "--", "python", "-V"], ["m"], ["python", "-V"]),
+        (["m", "python", "-c", "print(1)"], ["m"], ["python", "-c", "print(1)"]),
+        (
+            ["--engine", "e", "m", "python", "-c", "x"],
+            ["--engine", "e", "m"],
+            ["python", "-c", "x"],
+        ),
+        (["m", "--engine", "e", "python"], ["m", "--engine", "e"], ["python"]),
+        (["m", "--engine=e", "-q", "python"], ["m", "--engine=e", "-q"], ["python"]),
+        (["m", "--eng", "e", "python"], ["m", "--eng", "e"], ["python"]),  # argparse abbreviation
+        (["m", "-p", "alpha==1", "python"], ["m", "-p", "alpha==1"], ["python"]),
+        (["m", "python", "--", "x"], ["m"], ["python", "--", "x"]),  # "--" after CMD is CMD's
+        (["m", "--", "--weird"], ["m"], ["--weird"]),
+        (["m"], ["m"], None),
+        (["m", "--"], ["m"], []),
+        (["--python", XY], ["--python", XY], None),
+    ],
+)
+def test_split_run(words: list[str], own: list[str], cmd: list[str] | None) -> None:
+    assert launch.split_run(words) == (own, cmd)
+
+
+def _option_strings(command: str) -> tuple[set[str], set[str]]:
+    parser = build_parser(command)
+    sub = next(a for a in parser._actions if a.dest == "command")
+    values, flags = set(), set()
+    for action in sub.choices[command]._actions:  # type: ignore[union-attr]
+        for option in action.option_strings:
+            (flags if action.nargs == 0 else values).add(option)
+    return values, flags
+
+
+@pytest.mark.parametrize("command", ["create", "run"])
+def test_the_option_tables_match_the_parsers(command: str) -> None:
+    """split_run must know which options take a value; a new option of create or
+    run that is missing from launch's tables would send its value to CMD."""
+    values, flags = _option_strings(command)
+    assert values == set(launch.VALUE_OPTIONS)
+    assert flags == set(launch.FLAG_OPTIONS)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["list"],
+        ["create"],
+        ["create", "m", "n"],
+        ["create", "m", "--force"],
+        ["create", "m", "-v"],
+        ["create", "m", "--help"],
+        ["create", "m", "--", "x"],
+        ["create", "../m"],
+        ["create", "m", "--engine", "a/b"],
+        ["create", "m", "--python", "3"],
+        ["create", "m", "--python", "3.7"],
+        ["create", "m", "--eng", "e"],
+        ["run", "m"],
+        ["run", "m", "--"],
+        ["--home"],
+        ["--home", "h"],
+        ["-V"],
+    ],
+)
+def test_the_fast_path_leaves_everything_else_to_the_full_command_line(argv: list[str]) -> None:
+    assert launch.parse_fast(argv) is None
+
+
+def test_the_fast_path_reads_create_and_run() -> None:
+    args = launch.parse_fast(
+        ["--home", "/h", "create", "m", "--engine=vllm", "-p", "a==1", "--python", "3.12", "-q"]
+    )
+    assert args is not None
+    assert (args.command, args.model, args.engine, args.python) == ("create", "m", "vllm", "3.12")
+    assert (args.home, args.packages, args.quiet) == ("/h", ["a==1"], True)
+    args = launch.parse_fast(["run", "m", "--engine", "default", "--no-index", "python", "-V"])
+    assert args is not None
+    assert (args.command, args.model, args.engine, args.cmd) == ("run", "m", None, ["python", "-V"])
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def modelenv(
+    project: Path, *argv: str, timeout: float = 120, **kw: object
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "compiler", *argv],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+        **kw,  # type: ignore[call-overload]
+    )
+
+
+@pytest.fixture()
+def ready(
+    project: Path,
+    wheelhouse: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    """Model m, locked and built; index settings in the environment."""
+    write_spec(project, "m", f'[env]\npython = ["{XY}"]\npackages = ["beta"]\n')
+    code, _out, err = run_cli(capfd, "lock", *idx(wheelhouse))
+    assert code == 0, err
+    code, out, err = run_cli(capfd, "create", "m", *idx(wheelhouse))
+    assert code == 0, err
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheelhouse))
+    return created_path(out)
+
+
+def imported(stderr: str) -> set[str]:
+    """Top-level packages named by ``-X importtime``."""
+    found = re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*([\w.]+)$", stderr, re.MULTILINE)
+    assert found, "-X importtime reported nothing"
+    return {name.split(".")[0] for name in found}
+
+
+HEAVY = {"argparse", "configparser", "packaging", "pydantic", "jinja2", "tomllib", "hashlib"}
+
+# ---------------------------------------------------------------- up to date, fast
+
+
+def test_up_to_date_create_and_run_import_nothing_heavy(ready: Path, project: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "compiler", "create", "m"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert Path(proc.stdout.strip()) == ready
+    assert "up to date: m [default, py" in proc.stderr
+    assert imported(proc.stderr) & HEAVY == set()
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "compiler", "run", "m", "true"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert imported(proc.stderr) & HEAVY == set()
+
+
+def test_ensure_env_imports_nothing_heavy(ready: Path, project: Path) -> None:
+    code = (
+        "import sys, compiler\n"
+        "env = compiler.ensure_env('m')\n"
+        "print(env.path)\n"
+        f"print(sorted(m for m in {sorted(HEAVY)!r} if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=project, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    path, heavy = proc.stdout.strip().splitlines()
+    assert Path(path) == ready
+    assert heavy == "[]"
+
+
+def test_repeated_ensure_env_reads_no_file(
+    ready: Path, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = compiler.ensure_env("m")
+    assert env is not None and env.path == ready
+
+    def refuse(*_args: object, **_kw: object) -> None:
+        raise AssertionError("the record was read again")
+
+    monkeypatch.setattr(fresh, "read_record", refuse)
+    again = compiler.ensure_env("m")
+    assert again is not None and again.path == ready and again.record == env.record
+
+
+def test_the_fast_path_is_not_blocked_by_another_build(ready: Path, project: Path) -> None:
+    """An unrelated build of the same model and Python holds the file lock and
+    has left a staging folder: an up-to-date environment is handed out at once."""
+    root = ready.parent
+    (root / f".{XYZ}.build-999999").mkdir()
+    (root / f".{XYZ}.old-999999").mkdir()
+    with FileLock(str(root / f".{XYZ}.lock")):
+        for argv in (["create", "m"], ["run", "m", "python", "-c", "print('ran')"]):
+            # The bound only keeps a regression from hanging the suite.
+            proc = modelenv(project, *argv, timeout=120)
+            assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == "ran"
+    assert compiler.ensure_env("m") is not None
+
+
+def test_a_changed_file_sends_the_launch_to_the_full_check(ready: Path, project: Path) -> None:
+    """A spec rewritten with the same bytes is a new file (the fast path misses)
+    but the same request (the full check finds the environment up to date)."""
+    spec = project / "specs" / "m.toml"
+    before = json.loads((ready / RECORD_NAME).read_text())
+    spec.write_bytes(spec.read_bytes())
+    os.utime(spec, ns=(1, 1))
+    proc = modelenv(project, "create", "m")
+    assert proc.returncode == 0, proc.stderr
+    assert "up to date" in proc.stderr
+    assert json.loads((ready / RECORD_NAME).read_text()) == before
+
+
+def test_a_record_without_launch_inputs_is_still_up_to_date(ready: Path, project: Path) -> None:
+    """Records written before the launch inputs existed are checked the long way."""
+    from compiler.store import seal
+
+    data = json.loads((ready / RECORD_NAME).read_text())
+    del data["launch"]
+    (ready / RECORD_NAME).write_text(json.dumps(seal(data)))
+    proc = modelenv(project, "create", "m")
+    assert proc.returncode == 0, proc.stderr
+    assert "up to date" in proc.stderr and Path(proc.stdout.strip()) == ready
+
+
+# ---------------------------------------------------------------- run: exec, status, lease
+
+
+def test_run_becomes_the_command(ready: Path, project: Path) -> None:
+    """The command keeps modelenv's pid and the lease: SIGTERM to that pid
+    reaches the command, and gc leaves the environment alone while it runs."""
+    code = "import os, time; print(os.getpid(), flush=True); time.sleep(600)"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "compiler", "run", "m", "python", "-c", code],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == str(proc.pid)
+        assert leases.live_leases(ready) == [proc.pid]
+        gc = modelenv(project, "gc", "--max-size", "0")
+        assert gc.returncode == 0, gc.stderr
+        assert ready.exists()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == -signal.SIGTERM
+    finally:
+        proc.kill()
+        proc.wait()
+    assert leases.live_leases(ready) == []
+    gc = modelenv(project, "gc", "--max-size", "0")
+    assert gc.returncode == 0, gc.stderr
+    assert not ready.exists()
+
+
+def test_run_without_double_dash_and_exit_statuses(ready: Path, project: Path) -> None:
+    proc = modelenv(project, "run", "m", "python", "-c", "import beta, sys; sys.exit(5)")
+    assert proc.returncode == 5, proc.stderr
+    proc = modelenv(project, "run", "m", "--python", XY, "python", "-c", "print('x')")
+    assert (proc.returncode, proc.stdout) == (0, "x\n"), proc.stderr
+    proc = modelenv(project, "run", "m", "no-such-command-xyz", "--flag")
+    assert proc.returncode == 127
+    assert proc.stderr == (
+        "modelenv: error: command not found: no-such-command-xyz"
+        f" (looked in {ready}/bin and PATH)\n"
+    )
+    script = project / "not-executable.sh"
+    script.write_text("echo hi\n")
+    proc = modelenv(project, "run", "m", str(script))
+    assert proc.returncode == 126, proc.stderr
+    assert "cannot execute" in proc.stderr
+    # The same through the full command line (-v is not the fast path's).
+    proc = modelenv(project, "run", "-v", "m", "no-such-command-xyz")
+    assert proc.returncode == 127, proc.stderr
+    assert "command not found: no-such-command-xyz" in proc.stderr
+
+
+def test_run_restores_sigpipe_for_the_command(ready: Path, project: Path) -> None:
+    """Python ignores SIGPIPE and exec would pass that on: `run m yes | head`
+    must end yes by the signal, as a shell would."""
+    proc = subprocess.run(
+        f"{sys.executable} -m compiler run m yes | head -n 1; echo ${{PIPESTATUS[0]}}",
+        shell=True,
+        executable="/bin/bash",
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.stdout.split() == ["y", str(128 + signal.SIGPIPE)], proc.stderr
+
+
+# ---------------------------------------------------------------- fastio
+
+
+def test_fast_json_and_sha256_agree_with_the_standard_modules(ready: Path) -> None:
+    import hashlib
+
+    from compiler import fastio
+
+    text = (ready / RECORD_NAME).read_text()
+    assert fastio.json_loads(text) == json.loads(text)
+    body = {**json.loads(text), "odd": ['é"\n\t', 1.5, -2, None, False, {"b": 1, "a": [2]}]}
+    assert fastio.canonical_json(body) == json.dumps(body, sort_keys=True, separators=(",", ":"))
+    assert fastio.sha256_hex(b"abc") == hashlib.sha256(b"abc").hexdigest()
+    for bad in ("", "{", "{} x", "nan", "[1,]"):
+        with pytest.raises(ValueError):
+            fastio.json_loads(bad)
+
+
+def test_a_lease_folder_that_is_a_link_is_never_followed(ready: Path, tmp_path: Path) -> None:
+    from compiler import fastio
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    folder = leases.lease_dir(ready)
+    folder.symlink_to(outside)
+    lease = fastio.take_lease(str(ready), 4242)
+    assert os.listdir(outside) == []
+    assert folder.is_dir() and not folder.is_symlink()
+    assert Path(lease) == folder / "4242"
