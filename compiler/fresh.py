@@ -77,16 +77,47 @@ def resolve_dirs(
     specs: str | os.PathLike[str] | None,
     locks: str | os.PathLike[str] | None,
     home: str | os.PathLike[str] | None,
-) -> tuple[str, str, str]:
-    """(specs, locks, home): the arguments, else ``MODELENV_*``, else the defaults."""
+) -> tuple[str, str, str] | None:
+    """(specs, locks, home) as the command line resolves them: the arguments,
+    else ``MODELENV_*``, else the project's folders (see project.py), else the
+    defaults. None when the project has ``[tool.modelenv]`` settings, which
+    only the full command line reads (they need a TOML parser)."""
     env = os.environ
+    root = _project_root()
+    if root is None:
+        return None
+    d_specs = os.path.join(root, "specs") if root else "specs"
+    d_locks = os.path.join(root, "locks") if root else "locks"
     return (
-        os.path.abspath(specs or env.get("MODELENV_SPECS") or "specs"),
-        os.path.abspath(locks or env.get("MODELENV_LOCKS") or "locks"),
+        os.path.abspath(specs or env.get("MODELENV_SPECS") or d_specs),
+        os.path.abspath(locks or env.get("MODELENV_LOCKS") or d_locks),
         os.path.abspath(
             home or env.get("MODELENV_HOME") or os.path.join(os.path.expanduser("~"), ".modelenv")
         ),
     )
+
+
+def _project_root() -> str | None:
+    """The nearest folder at or above the current one with a ``specs/`` folder
+    ("" when there is none); None when a ``pyproject.toml`` on the way may hold
+    ``[tool.modelenv]`` (the full command line then reads it)."""
+    folder = os.getcwd()
+    while True:
+        pyproject = os.path.join(folder, "pyproject.toml")
+        if os.path.isfile(pyproject):
+            try:
+                with open(pyproject, "rb") as f:
+                    data = f.read()
+            except OSError:
+                return None
+            if b"tool.modelenv" in data or (b"[tool]" in data and b"modelenv" in data):
+                return None
+        if os.path.isdir(os.path.join(folder, "specs")):
+            return folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return ""
+        folder = parent
 
 
 def launch_inputs(
@@ -125,12 +156,11 @@ def launch_inputs(
             requested_python,
             f"{sys.version_info[0]}.{sys.version_info[1]}",
             list(packages),
-            # The base asked for, as store._base_choice resolves it (PATH too).
+            # The base: the one asked for, as store._base_choice resolves it
+            # (PATH too); else the default, which depends on who asks and from where.
             os.path.abspath(which(explicit, os.environ.get("PATH", "")) or explicit)
             if explicit
-            else None,
-            beneath_venv,
-            os.path.abspath(sys.executable),
+            else ["beneath venv" if beneath_venv else "caller", os.path.abspath(sys.executable)],
             skip_installed,
             strict_system,
             target or os.environ.get("MODELENV_TARGET") or None,

@@ -320,7 +320,10 @@ def _execve(program: str, argv: list[str], env: dict[str, str]) -> NoReturn:
 
 
 def _fast(args: _Args) -> Fresh | None:
-    specs, locks, home = resolve_dirs(args.specs, args.locks, args.home)
+    dirs = resolve_dirs(args.specs, args.locks, args.home)
+    if dirs is None:
+        return None  # [tool.modelenv] settings: the full command line reads them
+    specs, locks, home = dirs
     skip = (
         flag("MODELENV_VIRTUAL_ENV_SKIP_INSTALLED", True)
         if args.skip_installed is None

@@ -178,6 +178,10 @@ def test_up_to_date_create_and_run_import_nothing_heavy(ready: Path, project: Pa
 
 
 def test_ensure_env_imports_nothing_heavy(ready: Path, project: Path) -> None:
+    # The API layers on the calling interpreter, the command line on the one
+    # beneath its venv: the API's environment is built first.
+    built = compiler.ensure_env("m")
+    assert built is not None
     code = (
         "import sys, compiler\n"
         "env = compiler.ensure_env('m')\n"
@@ -189,13 +193,14 @@ def test_ensure_env_imports_nothing_heavy(ready: Path, project: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     path, heavy = proc.stdout.strip().splitlines()
-    assert Path(path) == ready
+    assert Path(path) == built.path
     assert heavy == "[]"
 
 
 def test_repeated_ensure_env_reads_no_file(
     ready: Path, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    compiler.ensure_env("m")  # builds the API's environment (see above)
     env = compiler.ensure_env("m")
     assert env is not None and env.path == ready
 
@@ -346,3 +351,27 @@ def test_a_lease_folder_that_is_a_link_is_never_followed(ready: Path, tmp_path: 
     assert os.listdir(outside) == []
     assert folder.is_dir() and not folder.is_symlink()
     assert Path(lease) == folder / "4242"
+
+
+def test_the_fast_path_finds_the_project_as_the_command_line_does(
+    ready: Path, project: Path
+) -> None:
+    """From a subfolder the project's specs/ is found (walking up, as git and
+    uv do); a pyproject.toml with [tool.modelenv] is left to the full CLI."""
+    sub = project / "docs" / "deep"
+    sub.mkdir(parents=True)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "compiler", "create", "m"],
+        cwd=sub,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert Path(proc.stdout.strip()) == ready
+    assert "argparse" not in imported(proc.stderr)  # served by the fast path
+    (project / "specs").rename(project / "model-specs")
+    (project / "pyproject.toml").write_text('[tool.modelenv]\nspecs = "model-specs"\n')
+    proc = modelenv(sub, "create", "m")
+    assert proc.returncode == 0, proc.stderr
+    assert Path(proc.stdout.strip().splitlines()[-1]) == ready
