@@ -169,11 +169,19 @@ def main() -> int:
         bundled = tmp / "bundled"
         shutil.copytree(REPO / "specs", bundled / "specs")
         start = time.perf_counter()
-        sh(*MODELENV, "lock", "--jobs", "2", "--index-url", "https://pypi.org/simple", cwd=bundled)
-        count = len(list((bundled / "locks").glob("*/*/*.txt")))
+        # A lock that needs more than PyPI (a target's local wheelhouse) fails
+        # here: counted, not fatal.
+        done = subprocess.run(
+            [*MODELENV, "lock", "--jobs", "2", "--index-url", "https://pypi.org/simple"],
+            cwd=bundled,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        summary = (done.stdout.strip().splitlines() or ["?"])[-1]
         rows.append(
             (
-                f"real lock of the bundled specs ({count} locks, PyPI, cold uv cache)",
+                f"real lock of the bundled specs (PyPI only, cold uv cache: {summary})",
                 fmt(time.perf_counter() - start),
                 "",
                 "",

@@ -80,6 +80,7 @@ FLAG_OPTIONS = frozenset(
         "--share-venv",
     }
 )
+RUN_ONLY_FLAGS = frozenset({"--exec", "--share-venv"})
 # Flags the fast path honours; any other sends the invocation to the full CLI.
 _FAST_FLAGS = frozenset(
     {"-q", "--quiet", "--strict-system", "--no-index", "--offline", "--exec", "--share-venv"}
@@ -191,6 +192,7 @@ def parse_fast(argv: Sequence[str]) -> _Args | None:
     word = words[i]
     before, rest = words[:i], words[i + 1 :]
     args = _Args(word)
+    create = word == "create"
     if word == "run":
         own, cmd = split_run(rest)
         if not cmd:
@@ -217,7 +219,7 @@ def parse_fast(argv: Sequence[str]) -> _Args | None:
                 value = words[i + 1]
                 i += 1
             _set(args, name, value)
-        elif name in _FAST_FLAGS and not eq:
+        elif name in _FAST_FLAGS and not eq and not (create and name in RUN_ONLY_FLAGS):
             _flag(args, name)
         else:
             return None  # -v, --force, --help, abbreviations...: the full CLI
