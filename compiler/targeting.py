@@ -76,17 +76,31 @@ class TargetMatch:
 def match_target(
     live: HostFacts, targets: Mapping[str, HostFacts], system: Iterable[str]
 ) -> TargetMatch:
-    """The target ``live`` matches (the first by name when several do), else
-    the closest one and how it differs."""
+    """The target ``live`` matches, else the closest one and how it differs.
+
+    When several match (images that differ only in packages the spec does
+    not pin with ``#system_NAME#``), the one whose installed packages agree
+    most with the host's is this host: its lock leaves the smallest delta.
+    Then the first by name."""
     keys = list(system)
     scored = sorted(
-        (len(diff), name, diff)
+        (len(diff), _package_disagreements(live, target) if not diff else 0, name, diff)
         for name, target in targets.items()
         for diff in [differences(live, target, keys)]
     )
     if not scored:
         return TargetMatch(None)
-    count, name, diff = scored[0]
+    count, _, name, diff = scored[0]
     if count == 0:
         return TargetMatch(name)
     return TargetMatch(None, name, tuple(diff))
+
+
+def _package_disagreements(live: HostFacts, target: HostFacts) -> int:
+    """How many distributions one has and the other lacks, or has at another version."""
+    names = set(live.packages) | set(target.packages)
+    return sum(
+        live.version_of(n) != target.version_of(n)
+        and not same_version(live.version_of(n), target.version_of(n))
+        for n in names
+    )

@@ -361,3 +361,27 @@ def test_modelenv_target_is_for_the_host_so_a_model_not_locked_for_it_still_laun
     code, _, err = cli(capfd, *argv, "--force")
     assert code == 2
     assert "unknown target 'cpux' ($MODELENV_TARGET) (did you mean 'cpu'?)" in err
+
+
+def test_when_several_targets_match_the_one_closest_in_packages_is_this_host() -> None:
+    # Images that differ only in packages no #system_NAME# pins all match; the
+    # first by name won, whatever else it had installed.
+    from compiler.host import HostFacts
+    from compiler.targeting import match_target
+
+    def host(name: str, **packages: str) -> HostFacts:
+        facts = {"has_cuda": False, "cuda_version": None, "has_npu": False}
+        return HostFacts(name, "3.11.7", "x86_64-manylinux_2_36", {}, packages, facts)
+
+    live = host("live", torch="2.0.0+cpu", alpha="1.0.0", vllm="0.11.2")
+    targets = {
+        "a-plain": host("target a-plain", torch="2.0.0+cpu", alpha="1.1.0"),
+        "b-serving": host("target b-serving", torch="2.0.0+cpu", alpha="1.0.0", vllm="0.11.2"),
+        "c-gpu": host("target c-gpu", torch="2.0.0+cu128", alpha="1.0.0", vllm="0.11.2"),
+    }
+    assert match_target(live, targets, ["torch"]).matched == "b-serving"
+    assert match_target(live, targets, []).matched == "b-serving"
+    targets["a-serving"] = host("target a-serving", torch="2.0.0+cpu", alpha="1.0", vllm="0.11.2")
+    assert match_target(live, targets, ["torch"]).matched == "a-serving"  # 1.0 == 1.0.0: a tie
+    match = match_target(live, {"c-gpu": targets["c-gpu"]}, ["torch"])
+    assert (match.matched, match.closest) == (None, "c-gpu")
