@@ -124,6 +124,7 @@ def test_capture_usage_errors(
 ) -> None:
     code, _, err = run_cli(capsys, "target", "capture", "t", "--python", base, *argv)
     assert code == 2 and message in err and "secret" not in err
+    assert "capturing" not in err  # checked before the interpreter is probed
     assert not (project / "specs/_targets/t.toml").exists()
 
 

@@ -65,7 +65,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _capture(args: argparse.Namespace) -> int:
-    from ..capture import build_target, invalid_versions, package_changes, render_target
+    from ..capture import (
+        build_target,
+        invalid_versions,
+        package_changes,
+        parse_fact,
+        render_target,
+    )
     from ..errors import UsageError
     from ..fsutil import atomic_write
     from ..host import host_facts
@@ -78,6 +84,8 @@ def _capture(args: argparse.Namespace) -> int:
     why = check_target_name(args.name)
     if why:
         raise UsageError(why)
+    for fact in args.fact:
+        parse_fact(fact)  # a typo is an error before the probe (nvidia-smi: up to 10 s)
     for url in [args.index_url or "", *args.extra_index_url]:
         if mask_url(url) != url:
             raise UsageError(
