@@ -60,6 +60,9 @@ def ensure_env(
 
     ``target`` names the target whose committed lock to use (else
     ``MODELENV_TARGET``, else the target that matches the base interpreter).
+    When it builds, the lines the command line says about that choice (which
+    target matched, or which came closest and how it differs; a local lock
+    being resolved) go to stderr, prefixed ``modelenv:``.
 
     Raises :class:`compiler.errors.ModelenvError` with a user-facing message
     when the spec is invalid, the model unknown, or the build fails.
@@ -102,11 +105,21 @@ def ensure_env(
             return env
         from .materialise import ensure
 
-        return ensure(paths, request, skip_installed=skip).environment
+        return ensure(paths, request, skip_installed=skip, say=_say).environment
 
     # The caller runs the model from here on: its lease keeps remove and gc
     # away until this process exits.
     return acquire(lookup)[0]
+
+
+def _say(message: str) -> None:
+    """A line about a build on stderr, as the command line says it: which
+    target matched (or came closest), which lock, warnings. Never on the
+    fast path: an up-to-date environment says nothing."""
+    import sys
+
+    line = message if message.startswith("modelenv: ") else f"modelenv: {message}"
+    print(line, file=sys.stderr, flush=True)
 
 
 def acquire(lookup: Callable[[], Environment]) -> tuple[Environment, Path]:

@@ -385,3 +385,23 @@ def test_when_several_targets_match_the_one_closest_in_packages_is_this_host() -
     assert match_target(live, targets, ["torch"]).matched == "a-serving"  # 1.0 == 1.0.0: a tie
     match = match_target(live, {"c-gpu": targets["c-gpu"]}, ["torch"])
     assert (match.matched, match.closest) == (None, "c-gpu")
+
+
+def test_ensure_env_says_which_target_matched_when_it_builds(
+    locked: dict[str, Path], capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A model server saw nothing: the line is the issue's "one line says
+    # which target matched", and resolving locally needs the index.
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(locked["wheels"]))
+    capfd.readouterr()
+    env = compiler.ensure_env("m", base_python=locked["cpu"])
+    assert env is not None and env.record["target"] == "cpu"
+    out, err = capfd.readouterr()
+    assert out == ""
+    assert "modelenv: this host matches target cpu\n" in err.splitlines(keepends=True)
+    compiler.ensure_env("m", base_python=locked["cpu"])
+    assert capfd.readouterr() == ("", "")  # up to date: nothing to say
+    compiler.ensure_env("m", base_python=locked["gpu"], target="cpu")
+    err = capfd.readouterr().err
+    assert err.startswith("modelenv: warning: this host differs from target cpu: ")
