@@ -90,19 +90,24 @@ def test_a_relative_find_links_is_stored_relative_to_the_target_file(
     # the file's relative paths are read relative to specs/_targets/, so it was
     # stored as specs/_targets/wheelhouse, and the target's locks failed.
     make_wheel(project / "wheelhouse", "alpha", "1.0.0")
+    gone = project / "no-such-folder"
     code, _, err = run_cli(
         capsys, "target", "capture", "t", "--python", base, "--find-links", "wheelhouse"
     )
     assert code == 0, err
     code, _, err = run_cli(
-        capsys, "target", "capture", "u", "--python", base, "--find-links", "/opt/w",
+        capsys, "target", "capture", "u", "--python", base, "--find-links", str(gone),
         "--find-links", "https://example.org/wheels/",
     )  # fmt: skip
     assert code == 0, err
+    assert (
+        f"modelenv: warning: --find-links {gone}: no such folder here; kept (locking leaves it"
+        " out where it is missing)\n"
+    ) in err
     targets = load_targets(project / "specs")
     assert [t.index.find_links for t in targets.values() if t.index] == [
         ("../../wheelhouse",),
-        ("/opt/w", "https://example.org/wheels/"),  # as given
+        (str(gone), "https://example.org/wheels/"),  # as given
     ]
     write_spec(project, "m", '[env]\npackages = ["alpha"]\n')
     code, _, err = run_cli(capsys, "lock", "--target", "t", "--no-index")

@@ -92,6 +92,12 @@ def _capture(args: argparse.Namespace) -> int:
                 f"{mask_url(url)}: a target file is committed; keep credentials out of"
                 " its URLs (use a netrc file or the UV_INDEX_* variables)"
             )
+    for link in args.find_links:
+        if "://" not in link and not os.path.isdir(link):
+            ui.warn(
+                f"--find-links {link}: no such folder here; kept (locking leaves it out"
+                " where it is missing)"
+            )
     index = None
     if args.index_url or args.extra_index_url or args.find_links:
         fields = {
