@@ -13,8 +13,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from timing import Pair, Stats, alone, command, ms, paired, who_is_faster
@@ -43,6 +43,8 @@ class Subject:
     project: Path
     lock: Path
     index: Sequence[str]
+    # The same index settings as environment variables, for ensure_env().
+    index_env: Mapping[str, str] = field(default_factory=dict)
 
 
 def modelenv_argv() -> list[str]:
@@ -152,7 +154,7 @@ def launch_rows(subject: Subject, uv: str, tmp: Path, runs: int) -> list[Row]:
     proc = subprocess.run(
         [sys.executable, "-c", _ENSURE, model, "2000"],
         cwd=cwd,
-        env=env,
+        env={**env, **subject.index_env},
         capture_output=True,
         text=True,
         check=False,

@@ -178,7 +178,8 @@ def main() -> int:
             text=True,
             check=False,
         )
-        summary = (done.stdout.strip().splitlines() or ["?"])[-1]
+        said = [line for line in (done.stdout + done.stderr).splitlines() if " locked, " in line]
+        summary = said[-1].strip() if said else f"exit {done.returncode}"
         rows.append(
             (
                 f"real lock of the bundled specs (PyPI only, cold uv cache: {summary})",
@@ -198,6 +199,7 @@ def main() -> int:
             project,
             project / "locks" / "model-0000" / "default" / f"py{PY}.txt",
             index,
+            {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)},
         )
     ]
     if opts.network and (REPO / "locks" / "minilm-onnx" / "default" / f"py{PY}.txt").is_file():
