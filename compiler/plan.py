@@ -267,6 +267,7 @@ def make_plan(
     spec_path = paths.spec_path(request.model)
     layers = _layers(spec, spec_path, engines, engine)
     spec_merged = merge(layers)
+    spec_layers = len(layers)
 
     overrides_path = _overrides_path(paths, request)
     overrides: Overrides | None = None
@@ -286,7 +287,8 @@ def make_plan(
             )
     if request.packages:
         layers.append(Layer("command line", "", tuple(request.packages), (), True))
-    merged = merge(layers)
+    # merge is pure: with nothing layered over the spec, its result is spec_merged.
+    merged = spec_merged if len(layers) == spec_layers else merge(layers)
 
     python = request.python
     preferred = None
