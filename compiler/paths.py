@@ -5,6 +5,7 @@ Kept free of heavy imports: the launch-time fast path uses it.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from dataclasses import dataclass
@@ -74,6 +75,13 @@ def spec_files(folder: Path) -> list[Path]:
 
 def display(path: Path | str) -> str:
     """A path as a user wants to read it: relative to the current folder when inside it."""
+    return _display(os.fspath(path), os.getcwd())
+
+
+@functools.lru_cache(maxsize=4096)
+def _display(path: str, _cwd: str) -> str:
+    # Keyed by the current folder too: relpath answers relative to it. lock
+    # --check shows each spec path several times over 1,000 specs.
     p = Path(path)
     try:
         rel = os.path.relpath(p)
