@@ -127,6 +127,13 @@ def remove_stale_temps(folder: Path) -> list[Path]:
 
 def within(root: Path, path: Path) -> bool:
     """Does ``path``, every link resolved, stay inside ``root`` (links resolved)?"""
+    name = os.path.basename(path)
+    if (
+        os.path.dirname(path) == os.fspath(root)
+        and name not in ("", ".", "..")
+        and not os.path.islink(path)
+    ):
+        return True  # a plain entry of root itself: one lstat, not two realpath walks
     top = os.path.realpath(root)
     real = os.path.realpath(path)
     return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
