@@ -73,8 +73,12 @@ def body_of(text: str) -> str:
 
 
 def parse_header(text: str) -> LockHeader | None:
+    return _parse_header(text[: _header_end(text)])
+
+
+def _parse_header(head: str) -> LockHeader | None:
     fields: dict[str, str] = {}
-    for line in text[: _header_end(text)].splitlines():
+    for line in head.splitlines():
         if line.startswith(_PREFIX):
             key, _, value = line[len(_PREFIX) :].partition(":")
             fields[key.strip()] = value.strip()
@@ -146,8 +150,9 @@ class Lock:
 def parse_lock(text: str) -> Lock:
     """Header, body and entries of a lock; raises ModelenvError for a body line
     that is not a ``name==version`` or ``name @ url`` entry."""
-    body = body_of(text)
-    return Lock(parse_header(text), body, tuple(parse_lock_body(body)))
+    end = _header_end(text)
+    body = text[end:]
+    return Lock(_parse_header(text[:end]), body, tuple(parse_lock_body(body)))
 
 
 # A new entry starts at a line that is not indented; "--hash=" values end at
@@ -165,7 +170,7 @@ def parse_lock_body(body: str) -> list[LockedPackage]:
         head, _, rest = chunk.partition("\n")
         if not head.strip() or head.startswith("#"):
             continue
-        first = head.split(" --hash=", 1)[0].rstrip().rstrip("\\").strip()
+        first = head.partition(" --hash=")[0].rstrip().rstrip("\\").strip()
         head_part, sep, marker = first.partition(" ;")
         head_part = head_part.strip()
         url = None
