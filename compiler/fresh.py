@@ -155,7 +155,8 @@ def launch_inputs(
         "request": [
             requested_python,
             f"{sys.version_info[0]}.{sys.version_info[1]}",
-            list(packages),
+            # -p as a digest: a direct URL may carry credentials, never stored.
+            sha256_hex(canonical_json(list(packages)).encode("utf-8")) if packages else None,
             # The base: the one asked for, as store._base_choice resolves it
             # (PATH too); else the default, which depends on who asks and from where.
             os.path.abspath(which(explicit, os.environ.get("PATH", "")) or explicit)
