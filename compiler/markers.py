@@ -231,17 +231,28 @@ class _Parser:
         value = (right if kind == "word" else left)[1:-1]
         if kind == "str":  # "12.8" <= cuda_version: turn it round
             op = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(op, op)
-        _check_version(value, self)
+        _check_version(op, value, self)
         return _Fact(name, op, value)
 
 
-def _check_version(value: str, parser: _Parser) -> None:
+def _check_version(op: str, value: str, parser: _Parser) -> None:
+    # Evaluation builds the same specifier: one it cannot build would make the
+    # fact silently false on every host, so it is refused here.
+    from packaging.specifiers import InvalidSpecifier, Specifier
     from packaging.version import InvalidVersion, Version
 
     try:
         Version(value.removesuffix(".*"))
     except InvalidVersion:
         raise parser.fail(f"{value!r} is not a version") from None
+    try:
+        Specifier(f"{op}{value}")
+    except InvalidSpecifier:
+        if value.endswith(".*"):
+            why = f"'.*' goes only with == and !=, not {op}"
+        else:
+            why = f'~= needs a version of two parts or more, such as "{value}.0"'
+        raise parser.fail(why) from None
 
 
 def _negate(node: _Node) -> _Node:
@@ -257,6 +268,16 @@ def _has_pep(node: _Node) -> bool:
         return any(_has_pep(n) for n in node.items)
     if isinstance(node, _Not):
         return _has_pep(node.item)
+    return False
+
+
+def _has_fact(node: _Node) -> bool:
+    if isinstance(node, _Fact):
+        return True
+    if isinstance(node, _Bool):
+        return any(_has_fact(n) for n in node.items)
+    if isinstance(node, _Not):
+        return _has_fact(node.item)
     return False
 
 
@@ -369,16 +390,6 @@ def split(marker: str) -> tuple[str | None, str | None]:
             )
         (pep if has_pep else fact).append(_render(item))
     return (" and ".join(pep) or None), (" and ".join(fact) or None)
-
-
-def _has_fact(node: _Node) -> bool:
-    if isinstance(node, _Fact):
-        return True
-    if isinstance(node, _Bool):
-        return any(_has_fact(n) for n in node.items)
-    if isinstance(node, _Not):
-        return _has_fact(node.item)
-    return False
 
 
 def _render(node: _Node) -> str:

@@ -65,6 +65,8 @@ def test_split() -> None:
         ('not sys_platform == "linux"', "'not' applies only to host facts"),
         ('cuda_version >= "abc"', "'abc' is not a version"),
         ('cuda_version in "12.8"', "cuda_version is compared as a version"),
+        ('cuda_version >= "12.*"', "'.*' goes only with == and !=, not >="),
+        ('not (cuda_version ~= "12")', '~= needs a version of two parts or more, such as "12.0"'),
         ("has_cuda and", "unexpected end"),
         ("(has_cuda", "missing ')'"),
         ('has_cuda and foo == "1"', "invalid marker"),
