@@ -187,7 +187,7 @@ class _Parser:
         if self.peek() == "not":
             self.take()
             inner = self.unary()
-            if _has_pep(inner):
+            if _has(inner, _Pep):
                 raise self.fail(
                     "'not' applies only to host facts (has_cuda, has_npu, cuda_version);"
                     " PEP 508 markers have no negation"
@@ -261,23 +261,14 @@ def _negate(node: _Node) -> _Node:
     return _Not(node)
 
 
-def _has_pep(node: _Node) -> bool:
-    if isinstance(node, _Pep):
+def _has(node: _Node, kind: type[_Fact] | type[_Pep]) -> bool:
+    """Does ``node`` hold a leaf of ``kind`` (a host fact, a PEP 508 comparison)?"""
+    if isinstance(node, kind):
         return True
     if isinstance(node, _Bool):
-        return any(_has_pep(n) for n in node.items)
+        return any(_has(n, kind) for n in node.items)
     if isinstance(node, _Not):
-        return _has_pep(node.item)
-    return False
-
-
-def _has_fact(node: _Node) -> bool:
-    if isinstance(node, _Fact):
-        return True
-    if isinstance(node, _Bool):
-        return any(_has_fact(n) for n in node.items)
-    if isinstance(node, _Not):
-        return _has_fact(node.item)
+        return _has(node.item, kind)
     return False
 
 
@@ -382,8 +373,8 @@ def split(marker: str) -> tuple[str | None, str | None]:
     pep: list[str] = []
     fact: list[str] = []
     for item in items:
-        has_pep = _has_pep(item)
-        if has_pep and _has_fact(item):
+        has_pep = _has(item, _Pep)
+        if has_pep and _has(item, _Fact):
             raise MarkerError(
                 f"marker {marker!r} joins host facts and PEP 508 markers with 'or';"
                 " only 'and' can separate them"
