@@ -162,6 +162,17 @@ def test_bad_names(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2 and "path separators" in err
 
 
+def test_capture_never_writes_through_a_link_out_of_specs(
+    project: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outside = tmp_path_factory.mktemp("outside")
+    (project / "specs" / "_targets").symlink_to(outside)
+    code, _, err = run_cli(capsys, "target", "capture", "t", "--python", sys.executable)
+    assert code == 1
+    assert "leads out of" in err and "through a symbolic link" in err
+    assert list(outside.iterdir()) == []
+
+
 def test_validate_target_files(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = project / "specs/_targets"
     folder.mkdir()

@@ -73,7 +73,7 @@ def _capture(args: argparse.Namespace) -> int:
         render_target,
     )
     from ..errors import UsageError
-    from ..fsutil import atomic_write
+    from ..fsutil import atomic_write, check_within
     from ..host import host_facts
     from ..indexes import mask_url
     from ..paths import beneath_venv, display
@@ -84,6 +84,8 @@ def _capture(args: argparse.Namespace) -> int:
     why = check_target_name(args.name)
     if why:
         raise UsageError(why)
+    path = paths.specs / TARGETS_DIR / f"{args.name}.toml"
+    check_within(paths.specs, path.parent)  # a linked _targets/ would take the write out
     for fact in args.fact:
         parse_fact(fact)  # a typo is an error before the probe (nvidia-smi: up to 10 s)
     for url in [args.index_url or "", *args.extra_index_url]:
@@ -115,7 +117,6 @@ def _capture(args: argparse.Namespace) -> int:
     target = build_target(host, facts=args.fact, index=index, description=args.description)
     for name, version in sorted(invalid_versions(host).items()):
         ui.warn(f"left out {name} {version}: not a PEP 440 version")
-    path = paths.specs / TARGETS_DIR / f"{args.name}.toml"
     old = check_target_file(path)[0] if path.is_file() else None
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, render_target(args.name, target))
