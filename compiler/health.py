@@ -29,11 +29,13 @@ __all__ = ["check_environment", "closure_problems", "repairable"]
 def closure_problems(python: Path, seen: dict[str, Any] | None = None) -> list[str]:
     """What ``uv pip check`` finds missing or conflicting for the environment
     of ``python``, less what the host provides; ``seen`` is its :func:`probe`."""
-    if seen is None:
-        seen = probe(str(python), "environment interpreter")
     result = uv.run(uv.check_command(str(python)))
     if result.ok:
         return []
+    # Probed only now: a clean check (every cold build) needs no second
+    # interpreter start, which costs a cold create a tenth of a second or more.
+    if seen is None:
+        seen = probe(str(python), "environment interpreter")
     problems = []
     for line in (result.stdout + result.stderr).strip().splitlines():
         line = line.strip()
