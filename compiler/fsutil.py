@@ -158,9 +158,9 @@ def links_out(root: Path) -> list[Path]:
         return found
     for folder, dirs, files in os.walk(root):  # followlinks=False
         for name in dirs + files:
-            path = Path(folder) / name
-            if os.path.islink(path) and not within(root, path):
-                found.append(path)
+            path = os.path.join(folder, name)  # a str: lock --check walks every lock
+            if os.path.islink(path) and not within(root, Path(path)):
+                found.append(Path(path))
     return sorted(found)
 
 
