@@ -235,12 +235,14 @@ def _lock(paths: Paths, ui: UI, keys: LockSet, args: argparse.Namespace) -> int:
     locked, failed = 0, len(keys.broken)
     from ..progress import LockProgress
 
+    downloads = _python_downloads(args)  # once: it may read pyproject.toml
     with (
         LockProgress(ui, len(planned)) as progress,
         ThreadPoolExecutor(max_workers=args.jobs) as pool,
     ):
         futures = {
-            pool.submit(_compile, paths, key, plan, args, progress): key for key, plan in planned
+            pool.submit(_compile, paths, key, plan, args, downloads, progress): key
+            for key, plan in planned
         }
         for future in as_completed(futures):
             key = futures[future]
@@ -277,7 +279,12 @@ def _lock(paths: Paths, ui: UI, keys: LockSet, args: argparse.Namespace) -> int:
 
 
 def _compile(
-    paths: Paths, key: LockKey, plan: Plan, args: argparse.Namespace, progress: LockProgress
+    paths: Paths,
+    key: LockKey,
+    plan: Plan,
+    args: argparse.Namespace,
+    python_downloads: bool,
+    progress: LockProgress,
 ) -> CompileResult:
     from ..locking import compile_lock
 
@@ -288,7 +295,7 @@ def _compile(
         upgrade=args.upgrade,
         upgrade_packages=args.upgrade_package,
         offline=args.offline,
-        python_downloads=_python_downloads(args),
+        python_downloads=python_downloads,
         keep_pins=args.refresh_hashes,
     )
 
