@@ -24,12 +24,11 @@ from .paths import Paths
 from .plan import DEFAULT_ENGINE, FINGERPRINT_SCHEME, NO_FACTS, Plan
 from .requirements import Entry
 from .spec import Spec, Target
-from .verify import Status, environments, examine, expected_of, verify_body
+from .verify import Status, environments, expected_of, verify_body
 
 __all__ = [
     "LockKey",
     "Status",
-    "check_lock",
     "compile_lock",
     "orphan_locks",
     "target_change",
@@ -57,12 +56,6 @@ class LockKey:
     def command(self) -> str:
         where = f"--target {self.target}" if self.target else f"--python {self.python}"
         return f"modelenv lock {self.model} --engine {self.engine} {where}"
-
-
-def check_lock(path: Path, plan: Plan) -> Status:
-    """Offline: is the committed lock at ``path`` present, current, intact, and
-    does its body satisfy ``plan``? (:func:`verify.examine` says why not.)"""
-    return examine(path, plan).status
 
 
 def _existing(path: Path) -> Lock | None:
