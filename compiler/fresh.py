@@ -161,12 +161,22 @@ def launch_inputs(
             # (PATH too); else the default, which depends on who asks and from where.
             os.path.abspath(which(explicit, os.environ.get("PATH", "")) or explicit)
             if explicit
-            else ["beneath venv" if beneath_venv else "caller", os.path.abspath(sys.executable)],
+            else _default_base(beneath_venv),
             skip_installed,
             strict_system,
             target or os.environ.get("MODELENV_TARGET") or None,
         ],
     }
+
+
+def _default_base(beneath_venv: bool) -> list[str]:
+    """The default base, as identities: the calling interpreter, and for the
+    command line the prefix beneath its venv (``sys.base_prefix``, read from
+    ``pyvenv.cfg``): a venv recreated in place on another interpreter keeps
+    its ``sys.executable`` but not the base ``paths.beneath_venv`` finds."""
+    if not beneath_venv:
+        return ["caller", os.path.abspath(sys.executable)]
+    return ["beneath venv", os.path.abspath(sys.executable), os.path.abspath(sys.base_prefix)]
 
 
 def record_digest(body: Mapping[str, Any]) -> str:

@@ -242,6 +242,28 @@ def test_a_changed_file_sends_the_launch_to_the_full_check(ready: Path, project:
     assert json.loads((ready / RECORD_NAME).read_text()) == before
 
 
+def test_a_venv_recreated_on_another_base_is_noticed_by_the_fast_path(
+    ready: Path, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command line layers on the interpreter beneath its venv. A venv
+    recreated in place on another interpreter keeps sys.executable; the full
+    check then finds another base, and so must the fast path (no stale env)."""
+    from compiler.paths import Paths
+    from compiler.request import Request
+    from compiler.store import find_current
+
+    args = launch.parse_fast(["create", "m"])
+    assert args is not None
+    found = launch._fast(args)
+    assert found is not None and Path(found.path) == ready
+    other = tmp_path / "another-python"
+    monkeypatch.setattr(sys, "base_prefix", str(other))
+    monkeypatch.setattr(sys, "_base_executable", str(other / "bin" / "python3"), raising=False)
+    request = Request(model="m", base_beneath_venv=True)
+    assert find_current(Paths.resolve(), request, skip_installed=True) is None
+    assert launch._fast(args) is None
+
+
 def test_a_record_without_launch_inputs_is_still_up_to_date(ready: Path, project: Path) -> None:
     """Records written before the launch inputs existed are checked the long way."""
     from compiler.store import seal
