@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 __all__ = [
     "canonical_json",
     "json_loads",
+    "lease_folder",
+    "open_folder",
+    "read_lease",
     "read_own",
     "sha256_hex",
     "start_time",
@@ -152,8 +155,13 @@ def _read_start_time(pid: int) -> str:
         return ""
 
 
-def _open_folder(folder: str) -> int | None:
-    """The lease folder as a descriptor, never through a link; None when it is
+def lease_folder(env_path: str) -> str:
+    """``.<X.Y.Z>.leases`` beside the environment."""
+    return os.path.join(os.path.dirname(env_path), f".{os.path.basename(env_path)}.leases")
+
+
+def open_folder(folder: str | os.PathLike[str]) -> int | None:
+    """A lease folder as a descriptor, never through a link; None when it is
     missing or not a real folder."""
     try:
         return os.open(folder, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC)
@@ -161,13 +169,19 @@ def _open_folder(folder: str) -> int | None:
         return None
 
 
-def _lease_of(dir_fd: int, name: str) -> str | None:
+def read_lease(dir_fd: int, name: str) -> str | None:
+    """The start time a lease file holds; None when it is missing, a link or
+    not a regular file."""
+    import stat  # loaded by os at start-up: no cost
+
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC, dir_fd=dir_fd)
     except OSError:
         return None
     try:
-        return os.read(fd, 64).decode("utf-8", "replace").strip()
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, 64).decode("ascii", "replace").strip()
     except OSError:
         return None
     finally:
@@ -179,10 +193,10 @@ def take_lease(env_path: str, pid: int | None = None) -> str:
     returns the lease's path. Best effort: a read-only home must not stop a
     model from starting. A link in place of the lease folder is never followed."""
     pid = os.getpid() if pid is None else pid
-    folder = os.path.join(os.path.dirname(env_path), f".{os.path.basename(env_path)}.leases")
+    folder = lease_folder(env_path)
     started = start_time(pid)
-    dir_fd = _open_folder(folder)
-    if dir_fd is not None and _lease_of(dir_fd, str(pid)) == started:
+    dir_fd = open_folder(folder)
+    if dir_fd is not None and read_lease(dir_fd, str(pid)) == started:
         os.close(dir_fd)
         return os.path.join(folder, str(pid))  # ours already: one read
     if dir_fd is None:
@@ -192,7 +206,7 @@ def take_lease(env_path: str, pid: int | None = None) -> str:
             os.mkdir(folder)
         except OSError:
             pass
-        dir_fd = _open_folder(folder)
+        dir_fd = open_folder(folder)
         if dir_fd is None:
             return os.path.join(folder, str(pid))
     # Missing, or left by an earlier process with the same pid: (re)write it.

@@ -223,8 +223,9 @@ def note_used(env_path: str) -> None:
     used. The in-process cache follows the record it checked (same file, same size)."""
     path = os.path.join(env_path, RECORD_NAME)
     try:
-        os.utime(path)
-    except (OSError, ValueError):
+        # Never through a link: one there could lead out of the home.
+        os.utime(path, follow_symlinks=False)
+    except (OSError, ValueError, NotImplementedError):
         return
     cached = _checked.get(path)
     now = _identity(path)

@@ -13,22 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 from pathlib import Path
 
+from .fastio import lease_folder, open_folder, read_lease, take_lease
 from .fastio import start_time as _start_time
-from .fastio import take_lease
-from .fresh import RECORD_NAME
 
-__all__ = ["lease_dir", "live_leases", "mark_used", "pid_alive", "release", "take"]
-
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+__all__ = ["lease_dir", "live_leases", "pid_alive", "release", "take"]
 
 
 def lease_dir(env_path: Path) -> Path:
-    return env_path.with_name(f".{env_path.name}.leases")
+    return Path(lease_folder(str(env_path)))
 
 
 def pid_alive(pid: int) -> bool:
@@ -56,39 +50,15 @@ def _alive(pid: int, started: str) -> bool:
     return not now or now == started
 
 
-def _open_folder(folder: Path) -> int | None:
-    """The lease folder as a file descriptor, never through a link; None when
-    it is missing or not a real folder."""
-    try:
-        return os.open(folder, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC)
-    except (OSError, ValueError):
-        return None
-
-
-def _read_lease(dir_fd: int, name: str) -> str | None:
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC, dir_fd=dir_fd)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        return os.read(fd, 64).decode("ascii", "replace").strip()
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
 def take(env_path: Path, pid: int | None = None) -> Path:
     """Record that process ``pid`` (default: this one) uses the environment
-    (:func:`compiler.fresh.take_lease`, which the launch path calls directly)."""
+    (:func:`compiler.fastio.take_lease`, which the launch path calls directly)."""
     return Path(take_lease(str(env_path), pid))
 
 
 def release(path: Path) -> None:
     """Drop a lease; never fails (the command it guarded has finished)."""
-    dir_fd = _open_folder(path.parent)
+    dir_fd = open_folder(path.parent)
     if dir_fd is None:
         return
     try:
@@ -101,7 +71,7 @@ def release(path: Path) -> None:
 
 def live_leases(env_path: Path) -> list[int]:
     """Pids of live processes holding a lease; stale leases are removed on the way."""
-    dir_fd = _open_folder(lease_dir(env_path))
+    dir_fd = open_folder(lease_dir(env_path))
     if dir_fd is None:
         return []
     pids = []
@@ -109,7 +79,7 @@ def live_leases(env_path: Path) -> list[int]:
         for name in os.listdir(dir_fd):
             if not name.isdigit():
                 continue
-            started = _read_lease(dir_fd, name)
+            started = read_lease(dir_fd, name)
             if started is None:
                 continue
             if _alive(int(name), started):
@@ -122,9 +92,3 @@ def live_leases(env_path: Path) -> list[int]:
     finally:
         os.close(dir_fd)
     return sorted(pids)
-
-
-def mark_used(env_path: Path) -> None:
-    """Note the time of use (the record's mtime): gc evicts the least recently used."""
-    with contextlib.suppress(OSError, NotImplementedError):
-        os.utime(env_path / RECORD_NAME, follow_symlinks=False)

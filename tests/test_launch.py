@@ -377,6 +377,17 @@ def test_a_lease_folder_that_is_a_link_is_never_followed(ready: Path, tmp_path: 
     assert Path(lease) == folder / "4242"
 
 
+def test_noting_a_use_never_touches_a_file_through_a_link(ready: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.json"
+    outside.write_text("{}")
+    os.utime(outside, ns=(1, 1))
+    record = ready / RECORD_NAME
+    record.unlink()
+    record.symlink_to(outside)
+    fresh.note_used(str(ready))
+    assert outside.stat().st_mtime_ns == 1
+
+
 def test_the_fast_path_finds_the_project_as_the_command_line_does(
     ready: Path, project: Path
 ) -> None:
