@@ -118,15 +118,7 @@ def input_fingerprint(plan: Plan) -> str:
         "packages": sorted(_normalised(r) for r in plan.spec_merged.requirements),
         "constraints": sorted(_normalised(r) for r in plan.spec_merged.constraints),
         "exclude_newer": spec.env.exclude_newer,
-        "index": (
-            None
-            if index is None
-            else {
-                k: v
-                for k, v in index.model_dump(mode="json").items()
-                if k in index.model_fields_set
-            }
-        ),
+        "index": None if index is None else index.given(),
     }
     if plan.target is not None:
         # Only target locks carry it: universal fingerprints stay as they were.

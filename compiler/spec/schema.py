@@ -114,6 +114,11 @@ class IndexSection(_Frozen):
     strategy: Literal["first-index", "unsafe-first-match", "unsafe-best-match"] | None = None
     no_build_isolation: StrictBool = False
 
+    def given(self) -> dict[str, Any]:
+        """The fields the file sets, as JSON data: what a lock's inputs
+        fingerprint (a default stays out, so a new field changes no lock)."""
+        return {k: v for k, v in self.model_dump(mode="json").items() if k in self.model_fields_set}
+
 
 class EnvSection(_Frozen):
     python: tuple[PythonVersion, ...] = ()

@@ -171,15 +171,7 @@ class Target(_Frozen):
             "python": self.python.model_dump(mode="json"),
             "facts": self.facts.as_facts(),
             "markers": dict(sorted(self.markers.items())),
-            "index": (
-                None
-                if index is None
-                else {
-                    k: v
-                    for k, v in index.model_dump(mode="json").items()
-                    if k in index.model_fields_set
-                }
-            ),
+            "index": None if index is None else index.given(),
             "packages": dict(sorted(self.packages.items())),
         }
 
