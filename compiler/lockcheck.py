@@ -56,7 +56,7 @@ def check_locks(
     orphans: Sequence[Path],
 ) -> CheckResult:
     from .fsutil import stale_temps
-    from .locking import target_change
+    from .locking import recaptured
     from .verify import Status, examine
 
     problems: list[LockProblem] = []
@@ -75,7 +75,8 @@ def check_locks(
         if (
             check.status is Status.STALE
             and key.target
-            and target_change(lock, key.target, plan.target_fingerprint)
+            and check.lock is not None
+            and recaptured(check.lock.header, key.target, plan.target_fingerprint)
         ):
             message = f"stale: target {key.target} changed since it was locked (recaptured)"
         details = tuple(str(problem) for problem in check.problems)

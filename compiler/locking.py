@@ -19,7 +19,7 @@ from .errors import ModelenvError
 from .fsutil import atomic_write
 from .host import Interpreter, inspect_interpreter
 from .lockerrors import LockContext, explain
-from .lockfile import Lock, body_of, lock_path, parse_header, parse_lock, sha256_text
+from .lockfile import Lock, LockHeader, body_of, lock_path, parse_header, parse_lock, sha256_text
 from .paths import Paths
 from .plan import DEFAULT_ENGINE, FINGERPRINT_SCHEME, NO_FACTS, Plan
 from .requirements import Entry
@@ -31,6 +31,7 @@ __all__ = [
     "Status",
     "compile_lock",
     "orphan_locks",
+    "recaptured",
     "target_change",
     "variant_targets",
 ]
@@ -85,6 +86,11 @@ def target_change(path: Path, target: str, fingerprint: str | None) -> bool:
         header = parse_header(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
         return False
+    return recaptured(header, target, fingerprint)
+
+
+def recaptured(header: LockHeader | None, target: str, fingerprint: str | None) -> bool:
+    """:func:`target_change` for a header already read."""
     return (
         header is not None
         and header.target == target
