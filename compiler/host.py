@@ -380,11 +380,14 @@ def python_platform(markers: Mapping[str, str], libc: list[str]) -> str:
 def _toolkit_cuda() -> tuple[str | None, str]:
     """(X.Y, where) of the CUDA toolkit's ``version.json`` under ``$CUDA_HOME``
     or ``/usr/local/cuda``; (None, "") when there is none."""
+    from .fsutil import NotARegularFile, read_regular
+
     root = Path(os.environ.get("CUDA_HOME") or "/usr/local/cuda")
     try:
-        data = json.loads((root / "version.json").read_text(encoding="utf-8"))
+        # A regular file only: a FIFO there would block the capture forever.
+        data = json.loads(read_regular(root / "version.json"))
         version = str(data["cuda"]["version"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError, NotARegularFile):
         return None, ""
     match = re.match(r"(\d+\.\d+)", version)
     return (match.group(1), str(root / "version.json")) if match else (None, "")

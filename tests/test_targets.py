@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -232,6 +233,23 @@ def test_cuda_toolkit_fallback(
     # torch decides when it is installed, whatever the machine has.
     facts = host_facts.__wrapped__(base)
     assert facts.facts["cuda_version"] == "12.8" and facts.cuda_source == "torch"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "deep", "folder"])
+def test_cuda_toolkit_file_that_is_not_a_version_file(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compiler.host import _toolkit_cuda
+
+    path = tmp_path / "version.json"
+    if kind == "fifo":
+        os.mkfifo(path)  # no writer: reading it would wait forever
+    elif kind == "deep":
+        path.write_text("[" * 100_000 + "]" * 100_000)
+    else:
+        path.mkdir()
+    monkeypatch.setenv("CUDA_HOME", str(tmp_path))
+    assert _toolkit_cuda() == (None, "")
 
 
 def test_host_facts_from_target(
