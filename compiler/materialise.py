@@ -94,7 +94,9 @@ class _Chosen:
     reason: str  # why the committed lock did not apply ("" when it did)
     plan: Plan
     target: str | None = None  # the target whose committed lock this is
-    path: Path | None = None  # the committed lock's file
+    # [path, stat_key] of the committed lock's file, taken before its text was
+    # read: a relock after that moment is then a change the record shows.
+    lock_file: list[Any] | None = None
 
 
 def _trace(step: str) -> None:
@@ -112,6 +114,12 @@ def _trace(step: str) -> None:
         if os.environ.get("MODELENV_TEST_PAUSE_AT") == step:
             # Held here for the test to kill, however slow the machine (bounded).
             time.sleep(120)
+
+
+def _read_committed(path: Path) -> tuple[str, list[Any]]:
+    """A committed lock's text, and its record entry ([path, stat]) taken first."""
+    entry = [str(path), stat_key(path)]
+    return path.read_text(encoding="utf-8"), entry
 
 
 def _committed_lock(paths: Paths, plan: Plan) -> tuple[Path | None, str]:
@@ -304,7 +312,7 @@ def _build(
     skip_installed: bool,
     offline: bool,
     target: str | None = None,
-    lock_file: Path | None = None,
+    lock_file: list[Any] | None = None,
     say: Callable[[str], None] = lambda _msg: None,
 ) -> tuple[list[str], list[str]]:
     interp = plan.interpreter
@@ -339,8 +347,9 @@ def _build(
         "launch": inputs,
         "lock_source": lock_source,
         "target": target,
-        # The committed lock's file: a relock (of a target's lock too) is a change.
-        "lock_file": None if lock_file is None else [str(lock_file), stat_key(lock_file)],
+        # The committed lock's file as it was read: a relock (of a target's lock
+        # too) is a change. A repair passes the record's own: it builds from the copy.
+        "lock_file": lock_file,
         "lock_fingerprint": plan.fingerprint(),
         "lock_sha256": sha256_text(lock_text),
         "base": {
@@ -422,7 +431,7 @@ def _revalidate(
             "key": key,
             "launch": inputs,
             "lock_fingerprint": plan.fingerprint(),
-            "lock_file": None if chosen.path is None else [str(chosen.path), stat_key(chosen.path)],
+            "lock_file": chosen.lock_file,
             "base": {**base, "stat": stat_key(interp.executable)},
             "host_site": [[p, stat_key(p)] for p in interp.site_packages],
         }
@@ -479,14 +488,14 @@ def _lock_text(
     if target is not None:
         found = target_lock(paths, plan, request, target)
         if found.path is not None:
-            text = found.path.read_text(encoding="utf-8")
-            return _Chosen(text, "committed", "", found.plan, target, found.path)
+            text, entry = _read_committed(found.path)
+            return _Chosen(text, "committed", "", found.plan, target, entry)
         committed, reason = None, found.reason
     else:
         committed, reason = _committed_lock(paths, plan)
     if committed is not None:
-        text = committed.read_text(encoding="utf-8")
-        return _Chosen(text, "committed", "", plan, None, committed)
+        text, entry = _read_committed(committed)
+        return _Chosen(text, "committed", "", plan, None, entry)
     say(f"the committed lock does not apply: {reason}")
     staging.mkdir()
     try:
@@ -622,7 +631,7 @@ def _ensure_locked(
             skip_installed=skip_installed,
             offline=offline,
             target=chosen.target,
-            lock_file=chosen.path,
+            lock_file=chosen.lock_file,
             say=say,
         )
         if existed and not force:

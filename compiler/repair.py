@@ -105,7 +105,10 @@ def repair(
                     skip_installed=bool(record.get("skip_installed")),
                     offline=offline,
                     target=str(target) if target else None,
-                    lock_file=Path(lock_file[0]) if lock_file else None,
+                    # Built from the copy, not the committed lock: the record
+                    # keeps the committed lock's stat from the original build, so
+                    # a relock since is still a change (a target's lock too).
+                    lock_file=list(lock_file) if lock_file else None,
                 )
                 _refuse_if_in_use(path)  # again: a lease may have come during the build
                 _swap(staging, path)

@@ -150,3 +150,26 @@ def test_doctor_fix_refuses_what_a_repair_cannot_mend(
         f" --python {XY} --force)"
     )
     assert installed(built, "beta") == "absent"  # untouched: create rebuilds it
+
+
+def test_a_repair_keeps_the_committed_locks_stat_from_the_build(
+    project: Path, wheelhouse: Path, built: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A repair builds from the lock copy, not the committed lock: a relock
+    since the build (here: the same bytes, rewritten) must still show as a
+    change after the repair, as it would have before it."""
+    import os
+
+    from .test_manage import uv_pip
+
+    record = read_record(built)
+    assert record is not None and record["lock_file"] is not None
+    lock = lock_file(project)
+    lock.write_bytes(lock.read_bytes())
+    os.utime(lock, ns=(1, 1))
+    uv_pip("uninstall", "--python", str(built / "bin" / "python"), "beta")
+    code, out, err = run_cli(capfd, "doctor", "--fix", "m", *idx(wheelhouse))
+    assert code == 0, out + err
+    assert installed(built, "beta") == "2.0.0"
+    after = read_record(built)
+    assert after is not None and after["lock_file"] == record["lock_file"]
