@@ -20,6 +20,7 @@ written bare or as ``not has_cuda``; ``cuda_version`` is compared as a version
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -272,7 +273,10 @@ def _has(node: _Node, kind: type[_Fact] | type[_Pep]) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse(marker: str) -> _Node:
+    # Nodes are frozen: every plan resolves each fact entry again (requirements,
+    # expected lock contents), and the PEP 508 check builds packaging Markers.
     node = _Parser(marker).parse()
     _check_pep(node, marker)
     return node
