@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
@@ -31,7 +31,8 @@ __all__ = [
     "Spec",
 ]
 
-INDEX_STRATEGIES = ("first-index", "unsafe-first-match", "unsafe-best-match")
+IndexStrategy = Literal["first-index", "unsafe-first-match", "unsafe-best-match"]
+INDEX_STRATEGIES: tuple[str, ...] = get_args(IndexStrategy)
 _PY_VERSION = re.compile(r"^3\.(0|[1-9][0-9]*)$")
 
 
@@ -111,7 +112,7 @@ class IndexSection(_Frozen):
     url: str | None = None
     extra_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
-    strategy: Literal["first-index", "unsafe-first-match", "unsafe-best-match"] | None = None
+    strategy: IndexStrategy | None = None
     no_build_isolation: StrictBool = False
 
     def given(self) -> dict[str, Any]:
