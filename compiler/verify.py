@@ -206,6 +206,10 @@ def verify_body(
             problems.append(
                 Problem("", _head(pkg), f"{_head(pkg)} has no hash: uv cannot install it")
             )
+        if pkg.url is None and not _is_version(pkg.version):
+            problems.append(
+                Problem("", _head(pkg), f"{_head(pkg)}: {pkg.version!r} is not a PEP 440 version")
+            )
     for name, pins in by_name.items():
         if len(pins) > 1:
             problems += _overlaps(name, pins, envs)
@@ -262,8 +266,8 @@ def _check_expected(
             where = f" for {_describe(missing)}" if pins else ""
             problems.append(Problem(exp.requirement, "", f"{exp} is not pinned{where} in the lock"))
     for pin in applied:
-        # A direct URL has no version to compare.
-        if pin.url is None and not _satisfies(specifier, pin.version):
+        # A direct URL has no version to compare; a non-version is reported above.
+        if pin.url is None and _is_version(pin.version) and not _satisfies(specifier, pin.version):
             problems.append(Problem(exp.requirement, _head(pin), _mismatch(exp, pin)))
     return problems
 
@@ -276,6 +280,19 @@ def _mismatch(exp: Expected, pin: LockedPackage) -> str:
             f" the lock pins {_head(pin)}"
         )
     return f"{exp} is pinned at {_head(pin)}, which does not satisfy it"
+
+
+@functools.lru_cache(maxsize=16384)
+def _is_version(text: str) -> bool:
+    # packaging before 26 raises InvalidVersion from SpecifierSet.contains for
+    # one (a traceback in lock --check); from 26 on it is quietly "no match".
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=16384)

@@ -125,6 +125,14 @@ def test_a_targets_lock_is_verified_for_the_targets_own_platform() -> None:
     ]
 
 
+def test_a_pin_that_is_not_a_version() -> None:
+    # A hand-made body: uv never writes one. No traceback whatever packaging says.
+    body = f"alpha==not-a-version \\\n    {H}\n"
+    assert messages(body, exp("alpha"), exp("alpha>=1")) == [
+        "alpha==not-a-version: 'not-a-version' is not a PEP 440 version"
+    ]
+
+
 def test_every_entry_needs_a_hash() -> None:
     assert messages("alpha==1.0\n    # via m\n") == ["alpha==1.0 has no hash: uv cannot install it"]
 
