@@ -140,6 +140,10 @@ def run(
     environment = _environment(env)
     if live:
         environment.pop("UV_NO_PROGRESS", None)
+    else:
+        # uv wraps its messages to COLUMNS: what modelenv reads in them (a
+        # resolution split, a build failure) must not depend on the terminal.
+        environment["COLUMNS"] = "10000"
     started = time.monotonic()
     try:
         proc = subprocess.run(

@@ -154,11 +154,21 @@ def test_a_target_lock_builds_with_the_target_interpreter(
     assert f"    It was built with Python {version} ({base})," in err
 
 
+@pytest.mark.parametrize("columns", [None, "40"])
 def test_a_real_split_conflict_from_lock(
-    capsys: pytest.CaptureFixture[str], project: Path, wheelhouse: Path
+    capsys: pytest.CaptureFixture[str],
+    project: Path,
+    wheelhouse: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    columns: str | None,
 ) -> None:
     """uv's own output (not a terminal: one line, no ':') for a conflict that
-    only the Windows part of the universal resolution has."""
+    only the Windows part of the universal resolution has; a narrow COLUMNS
+    (uv wraps to it) changes nothing."""
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
     write_spec(
         project,
         "m",
