@@ -1,0 +1,131 @@
+"""Installing a lock into a new virtual environment: the install delta, the
+uv invocation (with its fallback to what is local when the index is
+unreachable) and the closure check that refuses an environment missing a
+dependency. The build-and-swap around it is :mod:`compiler.materialise`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from . import uv
+from .errors import ModelenvError
+from .health import closure_problems
+from .host import Interpreter
+from .lockfile import parse_lock_body
+from .plan import Plan
+from .store import env_python
+
+__all__ = ["base_site_pth", "check_closure", "install_lock"]
+
+
+def base_site_pth(env_path: Path, interp: Interpreter) -> None:
+    """Make a virtual-environment base's own packages visible in the model env."""
+    purelib = next(env_path.glob("lib/python*/site-packages"), None)
+    if purelib is None:  # pragma: no cover - Windows layout
+        purelib = env_path / "Lib" / "site-packages"
+    (purelib / "_modelenv_base.pth").write_text(
+        "".join(f"{p}\n" for p in interp.site_packages), encoding="utf-8"
+    )
+
+
+def install_lock(
+    env_path: Path,
+    lock_text: str,
+    interp: Interpreter | None,
+    *,
+    skip_installed: bool,
+    plan: Plan,
+    offline: bool,
+    say: Callable[[str], None],
+) -> tuple[list[str], list[str]]:
+    from .delta import Delta, install_delta
+    from .lockfile import body_of
+
+    assert interp is not None
+    delta = install_delta(
+        parse_lock_body(body_of(lock_text)),
+        interp.packages if skip_installed else None,
+        interp.markers,
+    )
+    todo = delta.install
+    if todo:
+        with tempfile.TemporaryDirectory(prefix="modelenv-install-") as tmp:
+            req = Path(tmp) / "requirements.txt"
+            req.write_text("\n".join(p.text for p in todo) + "\n", encoding="utf-8")
+            result = _uv_install(env_path, req, plan, offline=offline)
+            if not result.ok and not offline and _unreachable(result.stderr):
+                # Every file is pinned by its hash: where it comes from does not
+                # matter, so an unreachable index falls back to what is local.
+                say(
+                    "the package index is unreachable: installing from uv's cache and"
+                    " find-links only"
+                )
+                offline = True
+                result = _uv_install(env_path, req, plan, offline=True)
+        if not result.ok:
+            tampered = "hash" in result.stderr.lower()
+            raise ModelenvError(
+                f"installing {plan.spec.name} [{plan.engine_name}, py{plan.python}] failed:\n"
+                + "\n".join(f"    {line}" for line in result.stderr.strip().splitlines()),
+                hint=(
+                    "a hash mismatch means the lock or the index was tampered with;"
+                    " 'modelenv lock' regenerates the lock"
+                    if tampered
+                    else "check the index settings with 'modelenv show'"
+                    + (
+                        "; --offline installs only from uv's cache and find-links"
+                        if offline
+                        else ""
+                    )
+                ),
+            )
+    return Delta.pins(delta.install), Delta.pins(delta.reuse)
+
+
+def _uv_install(env_path: Path, req: Path, plan: Plan, *, offline: bool) -> uv.UvResult:
+    args = uv.install_command(
+        str(env_python(env_path)),
+        str(req),
+        index_args=plan.index.uv_args(),
+        offline=offline,
+    )
+    # On a terminal a large install shows uv's own progress (live); its messages
+    # then went to the screen, so a failure is run once more, captured, to be
+    # reported and judged (an unreachable index falls back to what is local).
+    result = uv.run(args, env=plan.index.uv_env(), live=True)
+    if not result.ok and not result.stdout and result.stderr == uv.LIVE_STDERR:
+        result = uv.run(args, env=plan.index.uv_env())
+    return result
+
+
+# uv's words for an index it could not reach (not for a package it lacks).
+_UNREACHABLE = (
+    "tcp connect error",
+    "dns error",
+    "failed to lookup address",
+    "connection refused",
+    "network is unreachable",
+    "operation timed out",
+)
+
+
+def _unreachable(stderr: str) -> bool:
+    text = stderr.lower()
+    return "failed to fetch" in text and any(words in text for words in _UNREACHABLE)
+
+
+def check_closure(staging: Path, plan: Plan) -> None:
+    """Refuse an environment whose packages miss a dependency: the lock that
+    made it is incomplete, and the model would fail at import."""
+    problems = closure_problems(env_python(staging))
+    if problems:
+        label = f"{plan.spec.name} [{plan.engine_name}, py{plan.python}]"
+        raise ModelenvError(
+            f"{label}: the lock does not give every package what it requires:\n"
+            + "\n".join(f"    {line}" for line in problems),
+            hint="the previous environment, if any, is untouched; regenerate the lock:"
+            f" modelenv lock {plan.spec.name} --engine {plan.engine_name} --python {plan.python}",
+        )
