@@ -98,13 +98,13 @@ def create_new(path: Path, text: str) -> bool:
     return True
 
 
-def stale_temps(folder: Path, pattern: str = "**/.*.tmp") -> list[Path]:
+def stale_temps(folder: Path) -> list[Path]:
     """Temporary files under ``folder`` left by writers that died (a SIGKILL
     between write and rename)."""
     from .leases import pid_alive
 
     out = []
-    for tmp in sorted(folder.glob(pattern)):
+    for tmp in _temp_names(folder):
         parts = tmp.name.split(".")
         # ".NAME.PID.RANDOM.tmp": the pid is the third field from the end.
         pid = parts[-3] if len(parts) >= 4 else ""
@@ -113,11 +113,24 @@ def stale_temps(folder: Path, pattern: str = "**/.*.tmp") -> list[Path]:
     return out
 
 
+def _temp_names(folder: Path) -> list[Path]:
+    """Every ``.*.tmp`` name below ``folder``, sorted; linked folders are not
+    entered (as pathlib's ``**`` does not), and os.walk is several times
+    cheaper than that glob over a locks folder of thousands of files."""
+    found = []
+    for parent, dirs, files in os.walk(folder):  # followlinks=False
+        for name in dirs + files:
+            if len(name) >= 5 and name.startswith(".") and name.endswith(".tmp"):
+                found.append(Path(parent, name))
+    return sorted(found)
+
+
 def remove_stale_temps(folder: Path) -> list[Path]:
     removed = []
     for tmp in stale_temps(folder):
-        # Only below ``folder`` once links are resolved: a glob walks through
-        # linked folders, and a cloned repository may carry such links.
+        # Only below ``folder`` once links are resolved: the walk enters no
+        # linked folder, and this holds even if that changes (a cloned
+        # repository may carry such links).
         if within(folder, tmp.parent):
             with contextlib.suppress(OSError):
                 tmp.unlink()

@@ -903,3 +903,31 @@ def test_lock_without_an_interpreter_still_forbids_downloads_unless_asked(
     run_modelenv(*args, cwd=project, env={**env, "MODELENV_PYTHON_DOWNLOADS": "1"})
     ((by_env,),) = [compiles(log)]
     assert "--no-python-downloads" not in by_env
+
+
+def test_temporary_files_of_a_killed_lock_are_reported_then_removed(
+    capsys: pytest.CaptureFixture[str], project: Path, wheelhouse: Path, tmp_path: Path
+) -> None:
+    spec(project, ["alpha"])
+    assert lock(capsys, wheelhouse)[0] == 0
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pid = int(dead.stdout)  # exited: its temporary file is left over
+    folder = project / "locks" / "m" / "default"
+    left = folder / f".py{PY}.txt.{pid}.x1y2.tmp"
+    left.write_text("partial")
+    (folder / f".py{PY}.txt.{os.getpid()}.live.tmp").write_text("a lock still writing")
+
+    code, out, _ = run_cli(capsys, "lock", "--check")
+    shown = f"locks/m/default/.py{PY}.txt.{pid}.x1y2.tmp"
+    assert code == 1
+    assert out == f"{shown}: left by a lock that was killed; run: modelenv lock\n"
+
+    code, _, err = lock(capsys, wheelhouse)
+    assert code == 0 and f"removed     {shown} (left by a lock that was killed)\n" in err
+    assert not left.exists()
+    assert (folder / f".py{PY}.txt.{os.getpid()}.live.tmp").exists()
