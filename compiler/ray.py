@@ -86,6 +86,23 @@ def runtime_env(
     )
 
 
+def _refuse_credentials(packages: Sequence[str]) -> None:
+    """py_executable is every worker's command line: a -p URL's credentials
+    there would show in any process listing on every node (and in Ray's
+    stored runtime_env), so it is refused, not passed."""
+    from .indexes import mask_secrets
+
+    for req in packages:
+        masked = mask_secrets(req)
+        if masked != req:
+            raise UsageError(
+                f"-p {masked!r} carries credentials, which a Ray worker's command line"
+                " (py_executable) would show to every process listing",
+                hint="give them to uv another way (a netrc file, or UV_INDEX_<NAME>_USERNAME"
+                " and _PASSWORD in the nodes' environment) and pass the URL without them",
+            )
+
+
 def build(
     model: str,
     *,
@@ -101,6 +118,7 @@ def build(
 ) -> dict[str, Any]:
     """:func:`runtime_env` without the driver's Python check (``export --ray``)."""
     check_request(model, engine, python, packages)
+    _refuse_credentials(packages)
     engine = None if engine in (None, "default") else engine
     paths = Paths.resolve(specs, locks, home)
     request = Request(

@@ -52,6 +52,18 @@ def test_runtime_env_options_reach_the_command_line(model: Path, tmp_path: Path)
     assert env["env_vars"]["MODELENV_HOME"] == str(home)
 
 
+def test_runtime_env_refuses_a_package_url_with_credentials(model: Path) -> None:
+    url = "gamma @ https://alice:s3cret@example.invalid/gamma-0.5.0-py3-none-any.whl"
+    with pytest.raises(UsageError) as err:
+        cray.runtime_env("m", packages=[url])
+    assert "s3cret" not in str(err.value)
+    assert str(err.value).splitlines()[0] == (
+        "-p 'gamma @ https://alice:****@example.invalid/gamma-0.5.0-py3-none-any.whl' carries"
+        " credentials, which a Ray worker's command line (py_executable) would show to every"
+        " process listing"
+    )
+
+
 def test_runtime_env_ships_specs_and_the_models_locks(model: Path, tmp_path: Path) -> None:
     write_spec(model, "other", SPEC)
     (model / "locks" / "other").mkdir()
