@@ -342,8 +342,14 @@ def orphan_locks(paths: Paths, expected: set[Path]) -> list[Path]:
     return sorted(
         p
         for p in paths.locks.glob("*/*/*.txt")
-        if p not in expected and p.is_file() and _is_lock(p)
+        if p not in expected and not _through_link(p) and p.is_file() and _is_lock(p)
     )
+
+
+def _through_link(path: Path) -> bool:
+    """Is ``locks/MODEL/ENGINE/FILE`` reached through a linked folder? The glob
+    enters one, and --prune must not delete a real lock by an alias."""
+    return path.parent.is_symlink() or path.parent.parent.is_symlink()
 
 
 def _is_lock(path: Path) -> bool:

@@ -931,3 +931,18 @@ def test_temporary_files_of_a_killed_lock_are_reported_then_removed(
     assert code == 0 and f"removed     {shown} (left by a lock that was killed)\n" in err
     assert not left.exists()
     assert (folder / f".py{PY}.txt.{os.getpid()}.live.tmp").exists()
+
+
+def test_prune_never_removes_a_lock_through_a_linked_folder(
+    capsys: pytest.CaptureFixture[str], project: Path, wheelhouse: Path
+) -> None:
+    spec(project, ["alpha"])
+    assert lock(capsys, wheelhouse)[0] == 0
+    real = project / "locks" / "m" / "default" / f"py{PY}.txt"
+    (project / "locks" / "m" / "alias").symlink_to(real.parent)
+    (project / "locks" / "n").symlink_to(project / "locks" / "m")
+
+    assert run_cli(capsys, "lock", "--check") == (0, "", "1 lock up to date\n")
+    code, _, err = lock(capsys, wheelhouse, "--prune")
+    assert code == 0 and "pruned" not in err
+    assert real.is_file()
