@@ -30,6 +30,7 @@ __all__ = [
     "RECORD_FORMAT",
     "RECORD_NAME",
     "Fresh",
+    "env_vars",
     "find_fresh",
     "flag",
     "host_unchanged",
@@ -243,6 +244,16 @@ def env_python(env_path: str) -> str:
     if os.name == "nt":  # pragma: no cover
         return os.path.join(env_path, "Scripts", "python.exe")
     return os.path.join(env_path, "bin", "python")
+
+
+def env_vars(env_path: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment variables for a process that runs inside the environment."""
+    env = dict(os.environ if base is None else base)
+    env.pop("PYTHONHOME", None)
+    env["VIRTUAL_ENV"] = env_path
+    bin_dir = os.path.dirname(env_python(env_path))
+    env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")]).rstrip(os.pathsep)
+    return env
 
 
 def host_unchanged(env_path: str, record: Mapping[str, Any]) -> bool:

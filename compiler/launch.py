@@ -21,11 +21,11 @@ import os
 import sys
 
 from .fastio import take_lease, which
-from .fresh import Fresh, env_python, find_fresh, flag, note_used, resolve_dirs
+from .fresh import Fresh, env_vars, find_fresh, flag, note_used, resolve_dirs
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a launch milliseconds
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
     from typing import NoReturn
 
 __all__ = [
@@ -258,16 +258,6 @@ def _flag(args: _Args, name: str) -> None:
 
 
 # ---------------------------------------------------------------- running a command
-
-
-def env_vars(env_path: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Environment variables for a process that runs inside the environment."""
-    env = dict(os.environ if base is None else base)
-    env.pop("PYTHONHOME", None)
-    env["VIRTUAL_ENV"] = env_path
-    bin_dir = os.path.dirname(env_python(env_path))
-    env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")]).rstrip(os.pathsep)
-    return env
 
 
 def _error(message: str, code: int) -> int:

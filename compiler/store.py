@@ -23,6 +23,7 @@ from .fresh import (
     LAYOUT,
     RECORD_FORMAT,
     RECORD_NAME,
+    env_vars,
     host_unchanged,
     launch_inputs,
     read_record,
@@ -78,11 +79,7 @@ class Environment:
 
     def env_vars(self, base: dict[str, str] | None = None) -> dict[str, str]:
         """Environment variables for a subprocess that runs inside this environment."""
-        env = dict(os.environ if base is None else base)
-        env.pop("PYTHONHOME", None)
-        env["VIRTUAL_ENV"] = str(self.path)
-        env["PATH"] = os.pathsep.join([str(self.bin_dir), env.get("PATH", "")]).rstrip(os.pathsep)
-        return env
+        return env_vars(str(self.path), base)
 
 
 def env_root(home: Path, model: str, engine: str) -> Path:
