@@ -111,7 +111,7 @@ def _project_root() -> str | None:
                     data = f.read()
             except OSError:
                 return None
-            if b"tool.modelenv" in data or (b"[tool]" in data and b"modelenv" in data):
+            if _may_set_modelenv(data):
                 return None
         if os.path.isdir(os.path.join(folder, "specs")):
             return folder
@@ -119,6 +119,22 @@ def _project_root() -> str | None:
         if parent == folder:
             return ""
         folder = parent
+
+
+def _may_set_modelenv(pyproject: bytes) -> bool:
+    """Could this ``pyproject.toml`` hold ``[tool.modelenv]``? Read without a
+    TOML parser, so it errs towards yes: a ``[tool]`` table and the word
+    anywhere, or a line naming both however it is spelt (``[ tool.modelenv ]``,
+    ``[tool."modelenv"]``, ``tool = { modelenv = ... }``, dotted keys)."""
+    if b"modelenv" not in pyproject:
+        return False
+    if b"[tool]" in pyproject:
+        return True
+    for line in pyproject.splitlines():
+        bare = line.translate(None, b" \t\"'")
+        if bare.startswith(b"[tool]") or (b"tool" in bare and b"modelenv" in bare):
+            return True
+    return False
 
 
 def launch_inputs(

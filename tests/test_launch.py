@@ -388,6 +388,35 @@ def test_noting_a_use_never_touches_a_file_through_a_link(ready: Path, tmp_path:
     assert outside.stat().st_mtime_ns == 1
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[tool.modelenv]\nhome = "h"\n',
+        '[ tool . modelenv ]\nhome = "h"\n',
+        '[tool."modelenv"]\nhome = "h"\n',
+        '[tool]\nmodelenv = { home = "h" }\n',
+        '[project]\nname = "x"\ntool = 1\n[ tool ]\nmodelenv.home = "h"\n',
+        'tool = { modelenv = { home = "h" } }\n',
+        'tool.modelenv.home = "h"\n',
+    ],
+)
+def test_every_spelling_of_tool_modelenv_is_left_to_the_full_cli(
+    project: Path, text: str
+) -> None:
+    """The fast path reads pyproject.toml without a TOML parser: any way of
+    writing [tool.modelenv] must send the launch to the full command line,
+    which reads the settings (another home, other specs)."""
+    (project / "pyproject.toml").write_text(text)
+    assert fresh.resolve_dirs(None, None, None) is None
+
+
+def test_a_pyproject_that_only_depends_on_modelenv_keeps_the_fast_path(project: Path) -> None:
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "server"\ndependencies = ["modelenv>=1"]\n'
+    )
+    assert fresh.resolve_dirs(None, None, None) is not None
+
+
 def test_the_fast_path_finds_the_project_as_the_command_line_does(
     ready: Path, project: Path
 ) -> None:
