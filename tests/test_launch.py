@@ -400,9 +400,7 @@ def test_noting_a_use_never_touches_a_file_through_a_link(ready: Path, tmp_path:
         'tool.modelenv.home = "h"\n',
     ],
 )
-def test_every_spelling_of_tool_modelenv_is_left_to_the_full_cli(
-    project: Path, text: str
-) -> None:
+def test_every_spelling_of_tool_modelenv_is_left_to_the_full_cli(project: Path, text: str) -> None:
     """The fast path reads pyproject.toml without a TOML parser: any way of
     writing [tool.modelenv] must send the launch to the full command line,
     which reads the settings (another home, other specs)."""
