@@ -45,6 +45,10 @@ def _isolate(
     for var in list(os.environ):
         if var.startswith(("PIP_", "UV_", "MODELENV_", "VIRTUAL_ENV", "CONDA_")):
             monkeypatch.delenv(var)
+    # pytest-xdist's workers set COLUMNS=80 and LINES=24, which make uv wrap the
+    # messages tests read: every test sees what a plain run sees.
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
     monkeypatch.setenv("HOME", str(fake_home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(fake_home / ".config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(fake_home / ".cache"))
