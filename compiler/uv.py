@@ -61,9 +61,29 @@ def uv_binary() -> str:
     )
 
 
+_VERSION_TIMEOUT = 60.0  # seconds: a uv that cannot say its version in that time is broken
+
+
 @functools.cache
 def uv_version() -> str:
-    proc = subprocess.run([uv_binary(), "--version"], capture_output=True, text=True, check=False)
+    # Beside run(), not through it: callers count run()'s invocations (the resolutions).
+    # Bounded, and with run()'s environment: no index or resolution variables.
+    try:
+        proc = subprocess.run(
+            [uv_binary(), "--version"],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=_environment(None),
+            timeout=_VERSION_TIMEOUT,
+        )
+    except OSError as exc:
+        raise ModelenvError(f"cannot run uv ({uv_binary()}): {exc.strerror}") from None
+    except subprocess.TimeoutExpired:
+        raise ModelenvError(
+            f"'{uv_binary()} --version' did not answer within {_VERSION_TIMEOUT:g} s",
+            hint="check the uv installation (or MODELENV_UV)",
+        ) from None
     if proc.returncode != 0:
         raise ModelenvError(f"'{uv_binary()} --version' failed: {proc.stderr.strip()}")
     # "uv 0.13.9 (abc 2026-01-01)"
@@ -158,7 +178,7 @@ def run(
     except OSError as exc:
         raise ModelenvError(f"cannot run uv ({argv[0]}): {exc.strerror}") from None
     except subprocess.TimeoutExpired:
-        raise ModelenvError(f"uv did not finish within {timeout:.0f} s: {' '.join(args)}") from None
+        raise ModelenvError(f"uv did not finish within {timeout:.0f} s: {shown(args)}") from None
     if REPORTING.log is not None:
         elapsed = time.monotonic() - started
         status = "" if proc.returncode == 0 else f", exit {proc.returncode}"

@@ -946,3 +946,33 @@ def test_prune_never_removes_a_lock_through_a_linked_folder(
     code, _, err = lock(capsys, wheelhouse, "--prune")
     assert code == 0 and "pruned" not in err
     assert real.is_file()
+
+
+# --- uv's version: bounded, a clean error -------------------------------------------------
+
+
+def test_uv_version_is_bounded_and_fails_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compiler.errors import ModelenvError
+
+    hung = tmp_path / "hung-uv"
+    hung.write_text("#!/bin/sh\nexec sleep 600\n")
+    hung.chmod(0o755)
+    broken = tmp_path / "not-executable-uv"
+    broken.write_text("")
+    monkeypatch.setattr(uv, "_VERSION_TIMEOUT", 0.2)
+    try:
+        for fake, message in (
+            (hung, f"'{hung} --version' did not answer within 0.2 s"),
+            (broken, f"cannot run uv ({broken}): Permission denied"),
+        ):
+            monkeypatch.setenv("MODELENV_UV", str(fake))
+            uv.uv_binary.cache_clear()
+            uv.uv_version.cache_clear()
+            with pytest.raises(ModelenvError) as err:
+                uv.uv_version()
+            assert str(err.value).splitlines()[0] == message
+    finally:
+        uv.uv_binary.cache_clear()
+        uv.uv_version.cache_clear()
