@@ -1273,3 +1273,12 @@ def test_ensure_env_leases_the_environment_to_the_calling_process(
     code, _out, err = run_cli(capfd, "remove", "m")
     assert code == 0, err
     assert not built.exists()
+
+
+@pytest.mark.parametrize("days", ["-1", "nan"])
+def test_gc_older_than_refuses_what_is_not_a_number_of_days(
+    project: Path, capfd: pytest.CaptureFixture[str], days: str
+) -> None:
+    code, out, err = run_cli(capfd, "gc", "--older-than", days)
+    assert (code, out) == (2, "")
+    assert f"--older-than takes a number of days, 0 or more; got {days}" in err

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from ..manage import Entry, footprint, format_size, parse_size, remove_entry, scan
 
     paths, ui = context(args)
-    if args.older_than is not None and args.older_than < 0:
+    if args.older_than is not None and not args.older_than >= 0:  # NaN too
         raise UsageError(f"--older-than takes a number of days, 0 or more; got {args.older_than:g}")
     budget = parse_size(args.max_size) if args.max_size else None
     if args.ray is not None:
