@@ -6,6 +6,7 @@ caller can too.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -69,8 +70,12 @@ def lock_set(paths: Paths, selection: Selection) -> LockSet:
                 f"unknown target {name!r}{did_you_mean(name, targets)};"
                 f" targets: {', '.join(sorted(targets)) or 'none'}"
             )
+    for python in sel.pythons:
+        if not re.fullmatch(r"\d+\.\d+", python):
+            raise UsageError(f"--python {python!r}: expected X.Y, for example 3.11")
     out = LockSet()
     problems = []
+    seen_engines: set[str] = set()
     for model in models:
         try:
             spec, _ = load_model(paths, model)
@@ -78,6 +83,7 @@ def lock_set(paths: Paths, selection: Selection) -> LockSet:
             problems += exc.problems
             continue
         engines = [e or "default" for e in spec.variants()]
+        seen_engines.update(engines)
         for engine in sel.engines:
             if engine not in engines and sel.models:
                 raise UsageError(
@@ -129,4 +135,11 @@ def lock_set(paths: Paths, selection: Selection) -> LockSet:
                 )
     if problems:
         raise SpecError(problems)
+    for engine in sel.engines:
+        # A typo must not select nothing and pass as "0 locks up to date".
+        if engine not in seen_engines:
+            raise UsageError(
+                f"unknown engine {engine!r}{did_you_mean(engine, sorted(seen_engines))};"
+                f" the variants of these models: {', '.join(sorted(seen_engines))}"
+            )
     return out

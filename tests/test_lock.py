@@ -948,6 +948,23 @@ def test_prune_never_removes_a_lock_through_a_linked_folder(
     assert real.is_file()
 
 
+def test_a_selection_typo_is_an_error_not_an_empty_green_check(
+    capsys: pytest.CaptureFixture[str], project: Path
+) -> None:
+    spec(project, ["alpha"])
+    assert run_cli(capsys, "lock", "--check", "--python", "abc") == (
+        2,
+        "",
+        "modelenv: error: --python 'abc': expected X.Y, for example 3.11\n",
+    )
+    assert run_cli(capsys, "lock", "--check", "--engine", "defualt") == (
+        2,
+        "",
+        "modelenv: error: unknown engine 'defualt' (did you mean 'default'?);"
+        " the variants of these models: default\n",
+    )
+
+
 # --- uv's version: bounded, a clean error -------------------------------------------------
 
 
