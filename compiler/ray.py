@@ -86,6 +86,21 @@ def runtime_env(
     )
 
 
+def _launcher_words(launcher: str) -> list[str]:
+    """``launcher`` as words, as a shell would split it; refused when it names no
+    command or its quotes do not close."""
+    try:
+        words = shlex.split(launcher)
+    except ValueError as exc:
+        raise UsageError(f"--launcher {launcher!r}: {exc}") from None
+    if not words:
+        raise UsageError(
+            "--launcher is empty: it must name how a node runs modelenv",
+            hint="--launcher modelenv, or a path such as /opt/venv/bin/modelenv",
+        )
+    return words
+
+
 def _refuse_credentials(packages: Sequence[str]) -> None:
     """py_executable is every worker's command line: a -p URL's credentials
     there would show in any process listing on every node (and in Ray's
@@ -131,7 +146,7 @@ def build(
 
     # --share-venv: the node's environment layers on the interpreter modelenv
     # runs in (the one Ray runs), whose ray the workers then import.
-    command = [*shlex.split(launcher), "run", "--exec", "--share-venv", model]
+    command = [*_launcher_words(launcher), "run", "--exec", "--share-venv", model]
     if engine:
         command += ["--engine", engine]
     command += ["--python", plan.python]

@@ -64,6 +64,22 @@ def test_runtime_env_refuses_a_package_url_with_credentials(model: Path) -> None
     )
 
 
+@pytest.mark.parametrize(
+    ("launcher", "message"),
+    [
+        ("/opt/me 'modelenv", '--launcher "/opt/me \'modelenv": No closing quotation'),
+        ("  ", "--launcher is empty: it must name how a node runs modelenv"),
+    ],
+)
+def test_export_refuses_a_launcher_that_is_no_command(
+    model: Path, capsys: pytest.CaptureFixture[str], launcher: str, message: str
+) -> None:
+    code, out, err = run_cli(capsys, "export", "m", "--ray", "--launcher", launcher)
+    assert (code, out) == (2, "")
+    assert f"modelenv: error: {message}" in err
+    assert "internal error" not in err
+
+
 def test_runtime_env_ships_specs_and_the_models_locks(model: Path, tmp_path: Path) -> None:
     write_spec(model, "other", SPEC)
     (model / "locks" / "other").mkdir()
