@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from . import __version__
 from .errors import EXIT_FAILED, EXIT_USAGE, ModelenvError
 from .helptext import epilog
-from .launch import split_run
+from .launch import split_run, takes_value
 
 __all__ = ["main"]
 
@@ -127,15 +127,30 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _command_at(words: Sequence[str]) -> int | None:
+    """Where the subcommand is: the first word naming one that is not the value
+    of an option before it (``--home run list`` lists the home ``run``)."""
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word in COMMANDS:
+            return i
+        if word == "--":
+            return None
+        i += 2 if word.startswith("-") and takes_value(word) else 1
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    invoked = next((a for a in args_list if a in COMMANDS), None)
+    at = _command_at(args_list)
+    invoked = None if at is None else args_list[at]
     parser = build_parser(invoked)
     # run's command (after "--", or from the first word after MODEL that is not
     # an option) is never modelenv's: split it off before argparse sees it.
     command: list[str] | None = None
-    if invoked == "run":
-        cut = args_list.index("run") + 1
+    if invoked == "run" and at is not None:
+        cut = at + 1
         own, command = split_run(args_list[cut:])
         args_list = [*args_list[:cut], *own]
     elif "--" in args_list:

@@ -36,6 +36,7 @@ __all__ = [
     "main",
     "parse_fast",
     "split_run",
+    "takes_value",
 ]
 
 EXIT_NOT_FOUND = 127  # as a shell reports a command it cannot find
@@ -92,7 +93,7 @@ _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 # ---------------------------------------------------------------- the command line
 
 
-def _takes_value(word: str) -> bool:
+def takes_value(word: str) -> bool:
     """Is ``word`` an option whose value is the next word? Long options may be
     abbreviated, as argparse allows, when the prefix is unambiguous."""
     if word in VALUE_OPTIONS:
@@ -117,7 +118,7 @@ def split_run(words: Sequence[str]) -> tuple[list[str], list[str] | None]:
         if word == "--":
             return list(words[:i]), list(words[i + 1 :])
         if word.startswith("-") and word != "-":
-            i += 2 if _takes_value(word) else 1
+            i += 2 if takes_value(word) else 1
             continue
         if seen_model:
             return list(words[:i]), list(words[i:])

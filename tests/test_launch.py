@@ -437,3 +437,13 @@ def test_the_fast_path_finds_the_project_as_the_command_line_does(
     proc = modelenv(sub, "create", "m")
     assert proc.returncode == 0, proc.stderr
     assert Path(proc.stdout.strip().splitlines()[-1]) == ready
+
+
+def test_an_option_value_that_names_a_command_is_not_the_command(
+    project: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """``--home create list`` lists the home ``create``: the subcommand is the
+    first word that is not an option's value (it was an internal error)."""
+    code, out, err = run_cli(capfd, "--home", "create", "list")
+    assert code == 0, err
+    assert f"no environments under {project / 'create'}" in out + err
