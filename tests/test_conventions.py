@@ -156,3 +156,22 @@ def test_every_variable_is_in_the_readme_table() -> None:
 def test_doctor_json_is_a_document(capsys: pytest.CaptureFixture[str], project: Path) -> None:
     code, out, _ = run_cli(capsys, "doctor", "--json")
     assert code == 0 and json.loads(out)["environments"] == []
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+def test_bash_completion_never_runs_what_a_spec_names(completion_project: Path) -> None:
+    """bash's compgen -W expands its word list: an engine key or a spec file
+    name such as "$(cmd)" in a cloned project must not run at a Tab."""
+    if not (Path(BIN) / "modelenv").exists():
+        pytest.skip("the modelenv command is not installed beside this interpreter")
+    p = completion_project
+    marker = p / "docs" / "PWNED"
+    write_spec(p, "evil", '[env]\npackages = ["a"]\n\n[engines."$(touch PWNED)"]\n')
+    (p / "specs" / "$(touch PWNED).toml").write_text('[env]\npackages = ["a"]\n')
+    assert bash_complete(p, "modelenv", "run", "got-ocr2", "--engine", "") == [
+        "default",
+        "llama",
+        "vllm",
+    ]
+    assert bash_complete(p, "modelenv", "create", "") == ["bge-m3", "evil", "got-ocr2"]
+    assert not marker.exists()

@@ -56,8 +56,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.names:
         paths, ui = context(args)
+        from ..launch import name_ok
+
         names = _models(paths.specs) if args.names == "models" else _engines(paths.specs)
-        for name in names:
+        # Only names modelenv accepts: bash's compgen -W expands its word list, so
+        # a key such as "$(cmd)" in a cloned spec would run at each Tab.
+        for name in filter(name_ok, names):
             ui.result(name)
         return 0
     if not args.shell:
