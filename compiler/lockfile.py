@@ -107,9 +107,16 @@ def read_header(path: Path) -> tuple[LockHeader | None, str]:
 class LockedPackage:
     name: str  # canonical
     version: str  # "" for a direct URL
-    text: str  # the whole block, hashes included
+    block: str  # the block as uv wrote it: its line, hash lines and "# via" notes
     marker: str = ""  # the PEP 508 marker after " ; ", "" when none
     url: str | None = None  # for "name @ url"
+
+    @functools.cached_property
+    def text(self) -> str:
+        """The entry as pip reads it, hashes included, without uv's notes.
+        Worked out on demand: lock --check parses every entry of every lock
+        and needs this text for none of them."""
+        return _without_comments(self.block)
 
     @property
     def hashes(self) -> tuple[str, ...]:
@@ -117,7 +124,12 @@ class LockedPackage:
 
     @property
     def has_hash(self) -> bool:
-        return "--hash=" in self.text
+        # As "--hash=" in self.text, without building the text: only a hash
+        # before uv's notes counts (a note never carries one, a forgery might).
+        block = self.block
+        line_end = block.find("\n")
+        cut = block.find("#", line_end) if line_end >= 0 else -1
+        return "--hash=" in (block if cut < 0 else block[:cut])
 
     @property
     def pin(self) -> str:
@@ -167,7 +179,8 @@ def parse_lock_body(body: str) -> list[LockedPackage]:
     # body, and a big lock has thousands of hash lines.
     out = []
     for chunk in _ENTRY_START.split(body):
-        head, _, rest = chunk.partition("\n")
+        line_end = chunk.find("\n")
+        head = chunk if line_end < 0 else chunk[:line_end]
         if not head.strip() or head.startswith("#"):
             continue
         first = head.partition(" --hash=")[0].rstrip().rstrip("\\").strip()
@@ -189,7 +202,7 @@ def parse_lock_body(body: str) -> list[LockedPackage]:
             LockedPackage(
                 canonical(name.strip()),
                 version.strip(),
-                _without_comments(head, rest),
+                chunk,
                 marker=marker.strip() if sep else "",
                 url=url,
             )
@@ -197,9 +210,10 @@ def parse_lock_body(body: str) -> list[LockedPackage]:
     return out
 
 
-def _without_comments(head: str, rest: str) -> str:
+def _without_comments(block: str) -> str:
     """The entry as pip reads it: its line and hash lines, not uv's "# via" notes
     (which uv writes after the hashes; a hash line never holds a '#')."""
+    head, _, rest = block.partition("\n")
     cut = rest.find("#")
     if cut >= 0:
         rest = rest[: rest.rfind("\n", 0, cut) + 1]

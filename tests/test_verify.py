@@ -135,6 +135,11 @@ def test_a_pin_that_is_not_a_version() -> None:
 
 def test_every_entry_needs_a_hash() -> None:
     assert messages("alpha==1.0\n    # via m\n") == ["alpha==1.0 has no hash: uv cannot install it"]
+    # A hash in uv's notes is no hash: pip and uv read none there.
+    forged = f"alpha==1.0\n    # via m\n    # {H}\n"
+    assert messages(forged) == ["alpha==1.0 has no hash: uv cannot install it"]
+    (alpha,) = packages(f"alpha==1.0 \\\n    {H}\n    # via m\n")
+    assert alpha.has_hash and alpha.text == f"alpha==1.0 \\\n    {H}"
 
 
 def test_system_pins_equal_the_recorded_host_version() -> None:
