@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 import results  # noqa: E402
+from launch import child_env  # noqa: E402
 
 SOURCES = {
     "typical": REPO / "locks" / "whisper-large-v3-turbo" / "default" / "py3.11.txt",
@@ -74,6 +75,7 @@ def check(project: Path) -> tuple[float, float]:
     proc = subprocess.run(
         [sys.executable, "-m", "compiler", "lock", "--check"],
         cwd=project,
+        env=child_env(),
         capture_output=True,
         text=True,
         check=False,
