@@ -16,7 +16,7 @@ TYPE_CHECKING = False  # not typing's: the launch path does not import typing
 if TYPE_CHECKING:
     import argparse
 
-__all__ = ["Request", "add_request_options", "request_from_args"]
+__all__ = ["Request", "add_index_options", "add_request_options", "request_from_args"]
 
 
 def check_request(
@@ -90,10 +90,23 @@ def add_request_options(parser: argparse.ArgumentParser, *, overrides: bool = Tr
         action="store_true",
         help="fail when the host lacks a #system_NAME# package",
     )
-    add("--index-url", metavar="URL", help="base package index")
+    add_index_options(parser)
+
+
+def add_index_options(
+    parser: argparse.ArgumentParser,
+    *,
+    index_help: str = "base package index",
+    no_index: bool = True,
+) -> None:
+    """The index flags of every command that resolves, installs or records an
+    index (read back by indexes.from_command_line)."""
+    add = parser.add_argument
+    add("--index-url", metavar="URL", help=index_help)
     add("--extra-index-url", metavar="URL", action="append", default=[], help="extra index")
     add("--find-links", metavar="PATH", action="append", default=[], help="local wheels")
-    add("--no-index", action="store_true", help="use no index, only --find-links")
+    if no_index:
+        add("--no-index", action="store_true", help="use no index, only --find-links")
 
 
 def request_from_args(args: argparse.Namespace, model: str) -> Request:

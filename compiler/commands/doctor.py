@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..request import add_index_options
 from . import context
 
 if TYPE_CHECKING:
@@ -31,14 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="rebuild each environment with problems from its own lock copy",
     )
-    parser.add_argument("--index-url", metavar="URL", help="base package index (with --fix)")
-    parser.add_argument(
-        "--extra-index-url", metavar="URL", action="append", default=[], help="extra index"
-    )
-    parser.add_argument(
-        "--find-links", metavar="PATH", action="append", default=[], help="local wheels"
-    )
-    parser.add_argument("--no-index", action="store_true", help="use no index, only --find-links")
+    add_index_options(parser, index_help="base package index (with --fix)")
     parser.add_argument(
         "--offline", action="store_true", help="install only from uv's cache and local find-links"
     )

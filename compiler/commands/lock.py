@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..request import add_index_options
 from . import context, folder_flags
 
 if TYPE_CHECKING:
@@ -106,14 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--base-python", metavar="PATH", help="interpreter whose versions pin #system_NAME# entries"
     )
-    parser.add_argument("--index-url", metavar="URL", help="base package index")
-    parser.add_argument(
-        "--extra-index-url", metavar="URL", action="append", default=[], help="extra index"
-    )
-    parser.add_argument(
-        "--find-links", metavar="PATH", action="append", default=[], help="local wheels"
-    )
-    parser.add_argument("--no-index", action="store_true", help="use no index, only --find-links")
+    add_index_options(parser)
     parser.add_argument("--offline", action="store_true", help="resolve from uv's cache only")
     parser.add_argument(
         "--python-downloads",

@@ -22,6 +22,7 @@ import os
 import sys
 from pathlib import Path
 
+from ..request import add_index_options
 from . import context
 
 
@@ -45,13 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="set a host fact (has_cuda, cuda_version, has_npu); repeatable",
     )
-    cap.add_argument("--index-url", metavar="URL", help="the target's base package index")
-    cap.add_argument(
-        "--extra-index-url", metavar="URL", action="append", default=[], help="extra index"
-    )
-    cap.add_argument(
-        "--find-links", metavar="PATH", action="append", default=[], help="local wheels"
-    )
+    add_index_options(cap, index_help="the target's base package index", no_index=False)
     cap.add_argument("--description", metavar="TEXT", help="what this host is")
     sub.add_parser("list", help="list the targets", parents=[common])
     show = sub.add_parser("show", help="print a target", parents=[common])
