@@ -33,3 +33,23 @@ def base_venv(folder: Path, wheels: Path, packages: list[str], uv_cache: Path) -
             *packages, "--quiet", uv_cache=uv_cache,
         )  # fmt: skip
     return python
+
+
+def torch_hosts(root: Path, uv_cache: Path, *, newer_alpha: bool = False) -> dict[str, Path]:
+    """A wheelhouse and two base interpreters as on two model-server images:
+    CPU torch and CUDA 12.8 torch (local labels, their version.py saying which),
+    each with alpha 1.0.0 (``newer_alpha``: although 1.1.0 is in the wheelhouse)."""
+    from .wheels import make_wheel
+
+    wheels = root / "wheels"
+    make_wheel(wheels, "torch", "2.0.0+cpu", files={"torch/version.py": "cuda = None\n"})
+    make_wheel(wheels, "torch", "2.0.0+cu128", files={"torch/version.py": "cuda = '12.8'\n"})
+    make_wheel(wheels, "alpha", "1.0.0")
+    if newer_alpha:
+        make_wheel(wheels, "alpha", "1.1.0")
+    make_wheel(wheels, "beta", "2.0.0", requires=["alpha>=1.0"])
+    make_wheel(wheels, "gpu-extra", "1.0.0")
+    make_wheel(wheels, "cpu-extra", "1.0.0")
+    cpu = base_venv(root / "cpu", wheels, ["torch==2.0.0+cpu", "alpha==1.0.0"], uv_cache)
+    gpu = base_venv(root / "gpu", wheels, ["torch==2.0.0+cu128", "alpha==1.0.0"], uv_cache)
+    return {"wheels": wheels, "cpu": Path(cpu), "gpu": Path(gpu)}

@@ -16,7 +16,7 @@ import compiler.locking
 import compiler.materialise
 from compiler.plan import Plan
 
-from .basevenv import base_venv
+from .basevenv import torch_hosts
 from .conftest import run_cli, run_modelenv, write_spec
 from .test_delta import own_dist_infos
 from .test_materialise import created_path, env_dir, in_env, record
@@ -32,19 +32,8 @@ packages = ["#system_torch#", "beta", "gpu-extra ; has_cuda", "cpu-extra ; not h
 
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory: pytest.TempPathFactory, uv_cache: Path) -> dict[str, Path]:
-    """A wheelhouse, and base interpreters as on model-server images: CPU torch
-    and CUDA 12.8 torch (local labels), each with alpha 1.0.0."""
-    root = tmp_path_factory.mktemp("launch-targets")
-    wheels = root / "wheels"
-    make_wheel(wheels, "torch", "2.0.0+cpu", files={"torch/version.py": "cuda = None\n"})
-    make_wheel(wheels, "torch", "2.0.0+cu128", files={"torch/version.py": "cuda = '12.8'\n"})
-    make_wheel(wheels, "alpha", "1.0.0")
-    make_wheel(wheels, "beta", "2.0.0", requires=["alpha>=1.0"])
-    make_wheel(wheels, "gpu-extra", "1.0.0")
-    make_wheel(wheels, "cpu-extra", "1.0.0")
-    cpu = base_venv(root / "cpu", wheels, ["torch==2.0.0+cpu", "alpha==1.0.0"], uv_cache)
-    gpu = base_venv(root / "gpu", wheels, ["torch==2.0.0+cu128", "alpha==1.0.0"], uv_cache)
-    return {"wheels": wheels, "cpu": Path(cpu), "gpu": Path(gpu)}
+    """The CPU and CUDA torch images of basevenv.torch_hosts."""
+    return torch_hosts(tmp_path_factory.mktemp("launch-targets"), uv_cache)
 
 
 def cli(capfd: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

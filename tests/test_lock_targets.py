@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from .basevenv import base_venv
+from .basevenv import torch_hosts
 from .conftest import run_cli, write_spec
-from .wheels import make_wheel
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
 SPEC = f"""\
@@ -23,21 +22,8 @@ packages = ["#system_torch#", "beta", "gpu-extra ; has_cuda", "cpu-extra ; not h
 
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory: pytest.TempPathFactory, uv_cache: Path) -> dict[str, Path]:
-    """A wheelhouse, and two base interpreters as on two model-server images:
-    CPU torch and CUDA 12.8 torch (local labels), each with alpha 1.0.0 although
-    alpha 1.1.0 is the newest."""
-    root = tmp_path_factory.mktemp("lock-targets")
-    wheels = root / "wheels"
-    make_wheel(wheels, "torch", "2.0.0+cpu", files={"torch/version.py": "cuda = None\n"})
-    make_wheel(wheels, "torch", "2.0.0+cu128", files={"torch/version.py": "cuda = '12.8'\n"})
-    make_wheel(wheels, "alpha", "1.0.0")
-    make_wheel(wheels, "alpha", "1.1.0")
-    make_wheel(wheels, "beta", "2.0.0", requires=["alpha>=1.0"])
-    make_wheel(wheels, "gpu-extra", "1.0.0")
-    make_wheel(wheels, "cpu-extra", "1.0.0")
-    cpu = base_venv(root / "cpu", wheels, ["torch==2.0.0+cpu", "alpha==1.0.0"], uv_cache)
-    gpu = base_venv(root / "gpu", wheels, ["torch==2.0.0+cu128", "alpha==1.0.0"], uv_cache)
-    return {"wheels": wheels, "cpu": Path(cpu), "gpu": Path(gpu)}
+    """The CPU and CUDA torch images of basevenv.torch_hosts (alpha 1.1.0 is newest)."""
+    return torch_hosts(tmp_path_factory.mktemp("lock-targets"), uv_cache, newer_alpha=True)
 
 
 def _capture(capsys: pytest.CaptureFixture[str], name: str, python: Path, *extra: str) -> None:
