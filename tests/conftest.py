@@ -45,8 +45,9 @@ def _isolate(
     for var in list(os.environ):
         if var.startswith(("PIP_", "UV_", "MODELENV_", "VIRTUAL_ENV", "CONDA_")):
             monkeypatch.delenv(var)
-    # pytest-xdist's workers set COLUMNS=80 and LINES=24, which make uv wrap the
-    # messages tests read: every test sees what a plain run sees.
+    # pytest-xdist's workers set COLUMNS=80 and LINES=24 (argparse wraps help to
+    # them): every test sees what a plain run sees. uv.run gives uv a fixed
+    # width itself (test_lockerrors runs with COLUMNS=40 to show it).
     monkeypatch.delenv("COLUMNS", raising=False)
     monkeypatch.delenv("LINES", raising=False)
     monkeypatch.setenv("HOME", str(fake_home))
