@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .errors import ModelenvError, UsageError
 
-__all__ = ["DEFAULT_WAIT", "WAIT_VAR", "env_lock", "wait_seconds"]
+__all__ = ["DEFAULT_WAIT", "WAIT_VAR", "env_lock", "lock_if_free", "wait_seconds"]
 
 DEFAULT_WAIT = 600.0  # seconds: a cold build of a large model fits; a stuck one does not
 WAIT_VAR = "MODELENV_LOCK_TIMEOUT"
@@ -138,6 +138,37 @@ def env_lock(
         _note(fd, what)
         try:
             yield
+        finally:
+            _note(fd, None)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def lock_if_free(path: Path, what: str) -> Iterator[bool]:
+    """Hold the lock at ``path`` if no one does, without waiting: yields whether
+    it is held. For work that can be left to a later call (refreshing a record),
+    never for a build. A lock file that cannot be opened is not held."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: such work is left undone
+        yield False
+        return
+    try:
+        fd = _open(path)
+    except ModelenvError:
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # BlockingIOError: held by another process (or this one)
+            yield False
+            return
+        _note(fd, what)
+        try:
+            yield True
         finally:
             _note(fd, None)
             fcntl.flock(fd, fcntl.LOCK_UN)

@@ -237,13 +237,6 @@ def resolve_python(paths: Paths, request: Request) -> str | None:
     return choose_python(spec_bytes, request.python or model_python, global_python)
 
 
-def is_current(path: Path, record: dict[str, Any] | None, key: str) -> bool:
-    """Does the environment at ``path`` still match ``key`` and its host?"""
-    if record is None or record.get("key") != key:
-        return False
-    return host_unchanged(str(path), record)
-
-
 def inputs_of(
     paths: Paths, request: Request, python: str, *, skip_installed: bool
 ) -> dict[str, Any]:
@@ -269,12 +262,20 @@ def inputs_of(
 
 
 def find_current(paths: Paths, request: Request, *, skip_installed: bool) -> Environment | None:
-    """The up-to-date environment for ``request``, or None: the launch-time fast path."""
+    """The up-to-date environment for ``request``, or None: decided from the
+    bytes of what it derives from, when the launch path's identities missed.
+
+    An environment found current whose files only have new identities (a
+    ``touch``, a ``git checkout`` of the same bytes) gets them in its record
+    (:mod:`compiler.refresh`): the next launch is stat-only again.
+    """
     if request.overrides is not None and not os.path.isfile(request.overrides):
         return None  # the slow path says the file is missing
     python = resolve_python(paths, request)
     if python is None:
         return None
+    # Identities first, bytes second: an edit in between shows as a change.
+    inputs = inputs_of(paths, request, python, skip_installed=skip_installed)
     key = request_key(paths, request, python, skip_installed=skip_installed)
     root = env_root(paths.home, request.model, request.engine or "default")
     try:
@@ -292,7 +293,20 @@ def find_current(paths: Paths, request: Request, *, skip_installed: bool) -> Env
     for name in candidates:
         path = root / name
         record = read_record(path)
-        if is_current(path, record, key):
-            assert record is not None
-            return Environment(path, env_python(path), record)
+        if record is None or record.get("key") != key:
+            continue
+        lock_file = record.get("lock_file")
+        if lock_file and stat_key(lock_file[0]) != lock_file[1]:
+            from .refresh import lock_file_now  # a relock, or a touch: the bytes say
+
+            same, lock_file = lock_file_now(paths.locks, record)
+            if not same:
+                continue
+        if not host_unchanged(str(path), {**record, "lock_file": lock_file}):
+            continue
+        if record.get("launch") != inputs or record.get("lock_file") != lock_file:
+            from .refresh import refreshed
+
+            record = refreshed(paths.home, path, record, inputs, lock_file)
+        return Environment(path, env_python(path), record)
     return None

@@ -231,7 +231,8 @@ def test_the_fast_path_is_not_blocked_by_another_build(ready: Path, project: Pat
 
 def test_a_changed_file_sends_the_launch_to_the_full_check(ready: Path, project: Path) -> None:
     """A spec rewritten with the same bytes is a new file (the fast path misses)
-    but the same request (the full check finds the environment up to date)."""
+    but the same request (the full check finds the environment up to date, and
+    notes the file's new identity: see test_refresh.py)."""
     spec = project / "specs" / "m.toml"
     before = json.loads((ready / RECORD_NAME).read_text())
     spec.write_bytes(spec.read_bytes())
@@ -239,7 +240,13 @@ def test_a_changed_file_sends_the_launch_to_the_full_check(ready: Path, project:
     proc = modelenv(project, "create", "m")
     assert proc.returncode == 0, proc.stderr
     assert "up to date" in proc.stderr
-    assert json.loads((ready / RECORD_NAME).read_text()) == before
+    after = json.loads((ready / RECORD_NAME).read_text())
+    assert after["launch"] != before["launch"]
+    assert {**after, "launch": None, "checksum": None} == {
+        **before,
+        "launch": None,
+        "checksum": None,
+    }
 
 
 def test_a_venv_recreated_on_another_base_is_noticed_by_the_fast_path(
