@@ -1,7 +1,8 @@
 """Host facts: which interpreter an environment is layered on, and what it has.
 
-One subprocess per interpreter, cached for the run. Finding an X.Y
-interpreter: ``--base-python`` / ``MODELENV_BASE_PYTHON``, else the running
+One subprocess per interpreter, cached for the run and, while the
+interpreter's files are unchanged, across runs (:mod:`compiler.probecache`).
+Finding an X.Y interpreter: ``--base-python`` / ``MODELENV_BASE_PYTHON``, else the running
 interpreter when its X.Y matches (for the command line, the interpreter
 beneath the virtual environment modelenv runs in: a pipx, ``uv tool`` or
 project venv must not leak modelenv's own packages into model environments),
@@ -54,7 +55,12 @@ _PROBE = r"""
 import json, os, platform, re, sys, sysconfig
 from importlib import metadata
 pkgs = {}
+watch = []  # the metadata files behind the answer (compiler.probecache)
 for d in metadata.distributions():
+    where = getattr(d, "_path", None)
+    if where is not None:
+        meta = os.path.join(str(where), "METADATA")
+        watch.append(meta if os.path.isfile(meta) else str(where))
     name = d.metadata["Name"]
     key = name and re.sub(r"[-_.]+", "-", name).lower()
     if key and key not in pkgs:  # the first on sys.path is the one imported
@@ -107,6 +113,8 @@ print(json.dumps({
     "prefix": sys.prefix,
     "base_prefix": sys.base_prefix,
     "site_packages": paths,
+    "path": [p for p in sys.path if p and os.path.exists(p)],
+    "watch": watch,
     "packages": pkgs,
     "markers": markers,
 }))
@@ -179,7 +187,9 @@ def running_xy() -> str:
 def inspect_interpreter(executable: str) -> Interpreter:
     from packaging.utils import canonicalize_name
 
-    data = probe(executable, "base interpreter")
+    from .probecache import cached_probe
+
+    data = cached_probe(executable, _PROBE, lambda: probe(executable, "base interpreter"))
     return Interpreter(
         executable=data["executable"] or executable,
         version=data["version"],

@@ -119,8 +119,21 @@ def _unreachable(stderr: str) -> bool:
 
 def check_closure(staging: Path, plan: Plan) -> None:
     """Refuse an environment whose packages miss a dependency: the lock that
-    made it is incomplete, and the model would fail at import."""
-    problems = closure_problems(env_python(staging))
+    made it is incomplete, and the model would fail at import.
+
+    What the host lends the environment is known from the base interpreter's
+    probe (the environment sees the base's packages only through system
+    site-packages): no second interpreter start to ask the new environment.
+    """
+    interp = plan.interpreter
+    seen = None
+    if interp is not None:
+        lent = interp.packages if plan.spec.env.system_site_packages else {}
+        seen = {
+            "markers": dict(interp.markers),
+            "packages": {name: [version, ""] for name, version in lent.items()},
+        }
+    problems = closure_problems(env_python(staging), seen)
     if problems:
         label = f"{plan.spec.name} [{plan.engine_name}, py{plan.python}]"
         raise ModelenvError(

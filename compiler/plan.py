@@ -22,6 +22,7 @@ from .host import HostFacts, Interpreter, find_interpreter
 from .merge import Layer, Merged, Requirement, merge
 from .names import did_you_mean
 from .paths import Paths, display
+from .probecache import use_home
 from .request import Request
 from .requirements import Entry, Kind
 from .spec import Engines, Overrides, Spec, load_engines, load_overrides, load_spec
@@ -305,6 +306,7 @@ def make_plan(
         facts = host.facts
     else:
         if inspect_host:
+            use_home(paths.home)  # probe results are kept in the home's cache
             base, source = _base_python(request, overrides, overrides_path, spec.name)
             try:
                 interpreter = find_interpreter(

@@ -12,7 +12,7 @@ from typing import NoReturn
 
 import pytest
 
-from compiler import launch
+from compiler import launch, probecache
 from compiler.cli import main
 
 from .wheels import make_wheel
@@ -59,6 +59,8 @@ def _isolate(
     monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
     monkeypatch.setenv("UV_NO_PROGRESS", "1")
     monkeypatch.setenv("MODELENV_HOME", str(fake_home / "modelenv-home"))
+    # The probe cache's home is set by each plan; none may leak between tests.
+    monkeypatch.setattr(probecache, "_home", [])
 
 
 @pytest.fixture(autouse=True)

@@ -122,7 +122,9 @@ def test_ensure_env_with_explicit_folders(
     assert env is not None
     assert env.path == own_home / "virtualenv" / "v4" / "m" / "default" / XYZ
     assert env.record["lock_source"] == "committed"
-    assert not home().exists()
+    # (locking m above kept its probe of the base interpreter in that home's cache)
+    assert not (home() / "virtualenv").exists()
+    assert (own_home / "cache" / "interpreters").is_dir()
 
 
 @pytest.mark.parametrize("value", ["0", "false", "No", "off"])
@@ -133,14 +135,14 @@ def test_disabled_by_the_environment_variable(
     no_uv(monkeypatch)
     assert compiler.ensure_env("m") is None
     assert compiler.ensure_env("no-such-model") is None  # not even looked at
-    assert not home().exists()
+    assert not (home() / "virtualenv").exists()
 
 
 def test_disabled_by_the_argument(model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODELENV_ENABLE_VIRTUAL_ENV", "1")
     no_uv(monkeypatch)
     assert compiler.ensure_env("m", enable=False) is None
-    assert not home().exists()
+    assert not (home() / "virtualenv").exists()
 
 
 def test_the_argument_wins_over_the_environment_variable(
@@ -157,7 +159,7 @@ def test_an_unknown_model_is_a_usage_error(model: Path) -> None:
     assert info.value.exit_code == 2
     assert "unknown model 'no-such-model'" in str(info.value)
     assert "m" in str(info.value)
-    assert not home().exists()
+    assert not (home() / "virtualenv").exists()
 
 
 def test_an_unknown_engine_is_a_usage_error(model: Path) -> None:

@@ -68,6 +68,35 @@ def test_a_missing_dependency_counts_what_the_host_provides(
     assert "1 installed, 1 reused from the host" in err
 
 
+def test_the_host_lends_nothing_without_system_site_packages(
+    project: Path, wheelhouse: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # What the host lends is judged from the base interpreter's probe (no second
+    # probe of the new environment): without system site-packages it lends nothing.
+    base = make_base(tmp_path / "base", wheelhouse, "alpha==1.0.0")
+    write_spec(project, "m", f'[env]\npython = ["{XY}"]\npackages = ["beta"]\n')
+    assert run_cli(capfd, "lock", *idx(wheelhouse))[0] == 0
+    lock = lock_file(project)
+    body = re.sub(r"^alpha==.*?(?=^\S)", "", body_of(lock.read_text()), flags=re.M | re.S)
+    rewrite_body(lock, body)
+    args = ("create", "m", *idx(wheelhouse), "--base-python", str(base))
+    code, _out, err = run_cli(capfd, *args)
+    assert code == 0, err  # with system site-packages, the host's alpha serves beta
+    assert "1 installed, 0 reused from the host" in err
+    write_spec(
+        project,
+        "m",
+        f'[env]\npython = ["{XY}"]\npackages = ["beta"]\nsystem_site_packages = false\n',
+    )
+    assert run_cli(capfd, "lock", *idx(wheelhouse))[0] == 0
+    rewrite_body(
+        lock, re.sub(r"^alpha==.*?(?=^\S)", "", body_of(lock.read_text()), flags=re.M | re.S)
+    )
+    code, _out, err = run_cli(capfd, *args)
+    assert code == 1
+    assert "The package `beta` requires `alpha>=1.0`, but it's not installed" in err
+
+
 def test_pins_of_an_earlier_request_do_not_stick(
     project: Path, wheelhouse: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:

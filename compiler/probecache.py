@@ -1,0 +1,137 @@
+"""What a base interpreter has, remembered across runs while its files stay put.
+
+Probing an interpreter (see :func:`compiler.host.probe`) starts it and walks
+its distributions: about a tenth of a second, paid before any build, lock or
+``show`` could start uv. uv keeps the same kind of answer in its cache, keyed
+by the interpreter's file; this cache adds the folders the distributions come
+from, since a probe also lists the installed packages.
+
+An entry is used only while the identity (device, inode, size, mtime, ctime)
+of the executable, of every folder on the interpreter's ``sys.path`` and of
+every distribution's METADATA file is what it was. Installing or removing a
+distribution adds or removes an entry in its site folder, so that folder's
+mtime and ctime change; rewriting a METADATA changes that file's. An entry
+whose files changed in the two seconds before the probe is not kept: a later
+change within the same tick of the filesystem clock would look alike (git's
+"racy" rule). Editing another file in place (a ``.pth``, torch's
+``version.py``) is not seen; ``MODELENV_NO_PROBE_CACHE=1`` turns the cache off.
+
+Entries live in ``<home>/cache/interpreters/``; a link there out of the home
+turns the cache off rather than be followed. The cache is an optimisation
+only: an unreadable, corrupt or unwritable entry means a new probe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .fastio import read_own
+from .fresh import flag
+
+__all__ = ["FOLDER", "cached_probe", "use_home"]
+
+FOLDER = ("cache", "interpreters")
+_FORMAT = 1
+_RACY_NS = 2_000_000_000
+_home: list[Path] = []  # the home whose cache this process uses (set per plan)
+
+
+def use_home(home: Path | None) -> None:
+    """Keep probe results in ``home``'s cache (``None``: keep none)."""
+    _home[:] = [] if home is None else [home]
+
+
+def _folder() -> Path | None:
+    if not _home or flag("MODELENV_NO_PROBE_CACHE", False):
+        return None
+    from .fsutil import within
+
+    home = _home[0]
+    folder = home.joinpath(*FOLDER)
+    return folder if within(home, folder) else None
+
+
+def _identity(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _entry_name(executable: str, script: str) -> str:
+    key = f"{os.path.abspath(executable)}\0{script}"
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32] + ".json"
+
+
+def _watched(executable: str, data: dict[str, Any]) -> list[str]:
+    """The files whose identity stands for the probe's answer."""
+    paths = [
+        executable,
+        *data.get("path", ()),
+        *data.get("site_packages", ()),
+        *data.get("watch", ()),
+    ]
+    return [p for p in dict.fromkeys(paths) if isinstance(p, str)]
+
+
+def _load(folder: Path, name: str, executable: str) -> dict[str, Any] | None:
+    try:
+        entry = json.loads(read_own(folder, name))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(entry, dict) or entry.get("format") != _FORMAT:
+        return None
+    watched = entry.get("watched")
+    if entry.get("executable") != executable or not isinstance(watched, list):
+        return None
+    for item in watched:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
+            return None
+        if _identity(item[0]) != item[1]:
+            return None
+    data = entry.get("data")
+    return data if isinstance(data, dict) else None
+
+
+def _store(folder: Path, name: str, executable: str, data: dict[str, Any], since: int) -> None:
+    watched: list[tuple[str, list[int] | None]] = [
+        (p, _identity(p)) for p in _watched(executable, data)
+    ]
+    for _path, ident in watched:
+        if ident is not None and max(ident[3], ident[4]) >= since - _RACY_NS:
+            return  # changed just now: a change in the same tick would not show
+    entry = {"format": _FORMAT, "executable": executable, "watched": watched, "data": data}
+    text = json.dumps(entry)
+    from .fsutil import temp_sibling
+
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True)
+        with temp_sibling(folder / name) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, folder / name)
+
+
+def cached_probe(
+    executable: str, script: str, probe: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """``probe()``'s answer for ``executable`` (run with ``script``), from the
+    cache while the interpreter's files are unchanged."""
+    folder = _folder()
+    if folder is None:
+        return probe()
+    name = _entry_name(executable, script)
+    data = _load(folder, name, executable)
+    if data is not None:
+        return data
+    since = time.time_ns()
+    data = probe()
+    _store(folder, name, executable, data, since)
+    return data
