@@ -176,13 +176,27 @@ def launch_rows(subject: Subject, uv: str, tmp: Path, runs: int) -> list[Row]:
         if done.returncode != 0:
             raise SystemExit(f"modelenv remove {model} failed:\n{done.stderr}")
 
-    cold_runs = max(3, runs // 3)
+    cold_runs = max(10, runs // 3)
     pair = paired(create, cold_uv, cold_runs, setup_a=drop_env, setup_b=drop_plain)
     rows.append(
         (
             f"{label}: cold create, warm uv cache, vs `uv venv` + `uv pip sync LOCK`"
             f" ({len(record['installed'])} installed, {len(record['reused'])} reused"
             " from the host)",
+            *_ratio_cells(pair),
+        )
+    )
+    # The same on a host modelenv has not probed before (its probe cache off):
+    # what the first model built on a new machine pays.
+    unseen = command(
+        [*me, "create", model, *subject.index],
+        cwd=cwd,
+        env={**env, "MODELENV_NO_PROBE_CACHE": "1"},
+    )
+    pair = paired(unseen, cold_uv, cold_runs, setup_a=drop_env, setup_b=drop_plain)
+    rows.append(
+        (
+            f"{label}: the same, base interpreter not probed before (MODELENV_NO_PROBE_CACHE=1)",
             *_ratio_cells(pair),
         )
     )
