@@ -65,7 +65,10 @@ def ensure_env(
     being resolved) go to stderr, prefixed ``modelenv:``.
 
     Raises :class:`compiler.errors.ModelenvError` with a user-facing message
-    when the spec is invalid, the model unknown, or the build fails.
+    when the spec is invalid, the model unknown, or the build fails; and
+    :class:`compiler.errors.Terminated` (a BaseException) when SIGTERM or
+    SIGHUP, left at their default handler, arrive while uv runs: uv is then
+    stopped and the unfinished build removed first.
     """
     if not enabled(enable):
         return None

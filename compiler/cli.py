@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Sequence
 
 from . import __version__
-from .errors import EXIT_FAILED, EXIT_USAGE, ModelenvError
+from .errors import EXIT_FAILED, EXIT_USAGE, ModelenvError, Terminated
 from .helptext import epilog
 from .launch import split_run, takes_value
 
@@ -173,6 +173,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("modelenv: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated as exc:
+        # Raised while uv ran (compiler.children): uv was stopped with its
+        # process group, and the unfinished work cleaned up on the way here.
+        print(f"modelenv: {exc}; uv was stopped, nothing half-built is kept", file=sys.stderr)
+        return exc.exit_code
     except BrokenPipeError:
         # The reader went away (modelenv list | head): not our failure.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -6,7 +6,7 @@ its exit status; anything else is a bug and is reported as one.
 
 from __future__ import annotations
 
-__all__ = ["EXIT_FAILED", "EXIT_USAGE", "ModelenvError", "UsageError"]
+__all__ = ["EXIT_FAILED", "EXIT_USAGE", "ModelenvError", "Terminated", "UsageError"]
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -32,3 +32,21 @@ class UsageError(ModelenvError):
     """Bad command-line usage, or a model/engine that does not exist (exit 2)."""
 
     exit_code = EXIT_USAGE
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived while modelenv waited for uv (see
+    :mod:`compiler.children`): uv was stopped; cleanup runs as for Ctrl-C.
+    A BaseException, as KeyboardInterrupt is: ``except Exception`` lets it by."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        super().__init__(f"terminated by {name}")
+        self.signum = signum
+        self.name = name
+        self.exit_code = 128 + signum  # as a shell reports it

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import children
 from .errors import ModelenvError
 from .ui import REPORTING
 
@@ -69,13 +70,8 @@ def uv_version() -> str:
     # Beside run(), not through it: callers count run()'s invocations (the resolutions).
     # Bounded, and with run()'s environment: no index or resolution variables.
     try:
-        proc = subprocess.run(
-            [uv_binary(), "--version"],
-            capture_output=True,
-            text=True,
-            check=False,
-            env=_environment(None),
-            timeout=_VERSION_TIMEOUT,
+        proc = children.run(
+            [uv_binary(), "--version"], env=_environment(None), timeout=_VERSION_TIMEOUT
         )
     except OSError as exc:
         raise ModelenvError(f"cannot run uv ({uv_binary()}): {exc.strerror}") from None
@@ -166,15 +162,9 @@ def run(
         environment["COLUMNS"] = "10000"
     started = time.monotonic()
     try:
-        proc = subprocess.run(
-            argv,
-            cwd=cwd,
-            env=environment,
-            capture_output=not live,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        # Stopped with its process group if modelenv is interrupted or
+        # terminated meanwhile (compiler.children): uv never runs on its own.
+        proc = children.run(argv, cwd=cwd, env=environment, capture=not live, timeout=timeout)
     except OSError as exc:
         raise ModelenvError(f"cannot run uv ({argv[0]}): {exc.strerror}") from None
     except subprocess.TimeoutExpired:

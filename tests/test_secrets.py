@@ -27,14 +27,15 @@ SECRETS = ("S3CRETPW", "PIPCONFPW", "UVEXTRAPW")
 def uv_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[str], dict[str, str]]]:
     """Every uv command modelenv runs: (argv, environment)."""
     seen: list[tuple[list[str], dict[str, str]]] = []
-    real = subprocess.run
+    real = subprocess.Popen
 
+    # Popen: what subprocess.run and compiler.children both start processes with.
     def spy(argv: Any, *args: Any, **kw: Any) -> Any:
         if "uv" in Path(str(argv[0])).name:
             seen.append(([str(a) for a in argv], dict(kw.get("env") or {})))
         return real(argv, *args, **kw)
 
-    monkeypatch.setattr(subprocess, "run", spy)
+    monkeypatch.setattr(subprocess, "Popen", spy)
     return seen
 
 

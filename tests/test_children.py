@@ -1,0 +1,155 @@
+"""uv never outlives modelenv (`compiler.children`): SIGTERM, SIGHUP or SIGINT
+sent to modelenv while uv runs stops uv and everything it started, the
+unfinished build is removed, and modelenv exits non-zero with one line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from compiler import children
+
+from .conftest import write_spec
+from .test_materialise import SPEC, XYZ, env_root, lock, modelenv_proc, wait_for_line
+
+# A uv that makes the folder it is asked for, starts a child of its own (as uv
+# starts build backends), says so, and waits for ever.
+SLOW_UV = """\
+#!/bin/sh
+if [ "$1" = "--version" ]; then echo "uv 0.9.0"; exit 0; fi
+if [ "$1" = "venv" ]; then mkdir -p "$2"; fi
+echo $$ > "{dir}/uv.pid"
+sleep 300 &
+echo $! > "{dir}/child.pid"
+echo started >> "{dir}/uv.log"
+wait
+"""
+
+
+def gone(pid: int) -> bool:
+    """Has ``pid`` exited (a zombie no one reaped yet counts as exited)?"""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+    except OSError:  # pragma: no cover - no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+
+def wait_gone(pid: int, bound: float = 60) -> bool:
+    """Whether ``pid`` exits within ``bound`` seconds (polled: a signalled
+    process takes a moment to die, longer on a loaded machine)."""
+    deadline = time.monotonic() + bound
+    while not gone(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.fixture()
+def slow_uv(tmp_path: Path) -> Path:
+    folder = tmp_path / "slow-uv"
+    folder.mkdir()
+    script = folder / "uv"
+    script.write_text(SLOW_UV.format(dir=folder))
+    script.chmod(0o755)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "message"),
+    [
+        (signal.SIGTERM, 128 + signal.SIGTERM, "modelenv: terminated by SIGTERM"),
+        (signal.SIGHUP, 128 + signal.SIGHUP, "modelenv: terminated by SIGHUP"),
+        (signal.SIGINT, 130, "modelenv: interrupted"),
+    ],
+    ids=["SIGTERM", "SIGHUP", "SIGINT"],
+)
+def test_a_signal_to_modelenv_stops_uv_and_removes_the_build(
+    project: Path,
+    wheelhouse: Path,
+    capfd: pytest.CaptureFixture[str],
+    slow_uv: Path,
+    signum: int,
+    code: int,
+    message: str,
+) -> None:
+    write_spec(project, "m", SPEC)
+    lock(capfd, wheelhouse)  # with the real uv; the build then runs the slow one
+    proc = modelenv_proc(project, "create", "m", extra_env={"MODELENV_UV": str(slow_uv / "uv")})
+    try:
+        wait_for_line(slow_uv / "uv.log", "started", proc)
+        uv_pid = int((slow_uv / "uv.pid").read_text())
+        child_pid = int((slow_uv / "child.pid").read_text())
+        staging = [n for n in os.listdir(env_root()) if n.startswith(f".{XYZ}.build-")]
+        assert staging, "uv venv was to make the staging folder"
+        os.kill(proc.pid, signum)
+        _out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert message in err and "Traceback" not in err, err
+    assert wait_gone(uv_pid) and wait_gone(child_pid)
+    left = [n for n in os.listdir(env_root()) if n.startswith(f".{XYZ}.build-")]
+    assert left == []
+    assert not (env_root() / XYZ).exists()
+
+
+def test_a_timeout_stops_the_whole_group(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    with pytest.raises(subprocess.TimeoutExpired):
+        children.run(["sh", "-c", f"sleep 300 & echo $! > {pid_file}; wait"], timeout=1)
+    assert wait_gone(int(pid_file.read_text()))
+
+
+def test_a_signal_handler_of_the_callers_is_left_alone(tmp_path: Path) -> None:
+    """A server calling ensure_env() that handles SIGTERM itself keeps its
+    handler while uv runs; modelenv's applies only where the default would
+    have killed the process."""
+    code = (
+        "import signal, sys\n"
+        "from compiler import children\n"
+        "seen = []\n"
+        "signal.signal(signal.SIGTERM, lambda s, f: seen.append(s))\n"
+        "done = children.run(['sh', '-c', 'kill -TERM $PPID; echo finished'])\n"
+        "print(done.stdout.strip(), seen == [signal.SIGTERM])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["finished", "True"]
+
+
+def test_without_a_handler_sigterm_raises_terminated_once_uv_is_stopped(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    code = (
+        "import sys\n"
+        "from compiler import children\n"
+        "from compiler.errors import Terminated\n"
+        f"script = 'sleep 300 & echo $! > {pid_file}; kill -TERM $PPID; wait'\n"
+        "try:\n"
+        "    children.run(['sh', '-c', script])\n"
+        "except Terminated as exc:\n"
+        "    print(exc, exc.exit_code)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"terminated by SIGTERM {128 + signal.SIGTERM}"
+    assert wait_gone(int(pid_file.read_text()))
