@@ -21,9 +21,10 @@ from compiler.paths import Paths
 from compiler.request import Request
 from compiler.store import RECORD_NAME, find_current, read_record, seal
 
-from .conftest import run_cli, write_spec
+from .conftest import cli_base_env, run_cli, write_spec
 from .test_launch import imported
 from .test_materialise import XY, XYZ, created_path, idx
+from .wheels import make_wheel
 
 # What `modelenv create m` asks for: layered on the interpreter beneath the venv.
 CLI_REQUEST = Request(model="m", base_beneath_venv=True)
@@ -83,6 +84,16 @@ def the_files(project: Path) -> dict[str, Path]:
     }
 
 
+def git(project: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=project,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
 @pytest.mark.parametrize("which", ["spec", "engines", "lock", "overrides"])
 @pytest.mark.parametrize("how", ["touch", "rewrite"])
 def test_one_slow_launch_after_a_touch_then_fast_again(
@@ -119,27 +130,71 @@ def test_a_git_checkout_back_and_forth_needs_one_check(built: Path, project: Pat
     both with the bytes they had: one launch checks them, the next is fast."""
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
-
-    def git(*args: str) -> None:
-        subprocess.run(
-            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-            cwd=project,
-            check=True,
-            capture_output=True,
-        )
-
-    git("init", "-q", "-b", "main")
-    git("add", "specs", "locks")
-    git("commit", "-q", "-m", "m")
-    git("checkout", "-q", "-b", "other")
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "specs", "locks")
+    git(project, "commit", "-q", "-m", "m")
+    git(project, "checkout", "-q", "-b", "other")
     files = the_files(project)
     files["spec"].write_text(files["spec"].read_text() + "# another branch\n")
     files["lock"].write_text(files["lock"].read_text() + "# another branch\n")
-    git("commit", "-q", "-am", "other")
-    git("checkout", "-q", "main")
+    git(project, "commit", "-q", "-am", "other")
+    git(project, "checkout", "-q", "main")
     assert not fast("create", "m")
     proc = modelenv(project, "create", "m")
     assert proc.returncode == 0 and "up to date" in proc.stderr, proc.stderr
+    assert fast("run", "m", "true")
+
+
+def test_a_checkout_of_a_branch_with_another_lock_rebuilds(
+    project: Path,
+    wheelhouse: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The other way round: a branch whose committed lock pins other versions
+    (the spec the same) is never served the environment built from this one,
+    by the launch path, the command line or ensure_env(); switching back
+    rebuilds again."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    write_spec(project, "m", SPEC)
+    assert run_cli(capfd, "lock", *idx(wheelhouse))[0] == 0
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "specs", "locks")
+    git(project, "commit", "-q", "-m", "m")
+    code, out, err = run_cli(capfd, "create", "m", *idx(wheelhouse))
+    assert code == 0, err
+    env = created_path(out)
+    make_wheel(wheelhouse, "alpha", "1.1.0")
+    git(project, "checkout", "-q", "-b", "other")
+    assert run_cli(capfd, "lock", "--upgrade", *idx(wheelhouse))[0] == 0
+    assert "alpha==1.1.0" in the_files(project)["lock"].read_text()
+    git(project, "commit", "-q", "-am", "relock")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheelhouse))
+    alpha = "import importlib.metadata as m; print(m.version('alpha'))"
+
+    assert not fast("run", "m", "true")
+    api = subprocess.run(
+        [sys.executable, "-c", "import compiler; e = compiler.ensure_env('m'); print(e.path)"],
+        cwd=project,
+        env=cli_base_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert api.returncode == 0, api.stderr
+    assert Path(api.stdout.strip()) == env
+    proc = modelenv(project, "run", "m", "python", "-c", alpha)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "1.1.0"
+
+    git(project, "checkout", "-q", "main")
+    assert not fast("run", "m", "true")
+    proc = modelenv(project, "run", "m", "python", "-c", alpha)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "1.0.0"  # rebuilt from this branch's lock
     assert fast("run", "m", "true")
 
 
