@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import shutil
 import stat
@@ -24,6 +25,7 @@ __all__ = [
     "links_out",
     "os_error",
     "read_regular",
+    "read_regular_into",
     "refuse_links_out",
     "remove_path",
     "remove_stale_temps",
@@ -200,6 +202,34 @@ class NotARegularFile(ModelenvError):
 def read_regular(path: Path) -> bytes:
     """The bytes of ``path``, which must be a regular file: a FIFO or a device
     there would block the reader forever, a folder is a mistake to name."""
+    with _open_regular(path) as (fd, size):
+        # Plain reads: a buffered file object costs more than the read itself
+        # for a spec of a few hundred bytes, and lock --check reads thousands.
+        chunks = []
+        while data := os.read(fd, max(size + 1, 65536)):
+            chunks.append(data)
+        return b"".join(chunks)
+
+
+def read_regular_into(path: Path, buffer: bytearray) -> tuple[bytearray, int]:
+    """:func:`read_regular` into ``buffer``, grown when too small: (the buffer, the
+    file's length). Reading many big files into one buffer spares allocating
+    (and the kernel zeroing) fresh memory for each."""
+    with _open_regular(path) as (fd, size):
+        if len(buffer) <= size:
+            buffer = bytearray(size + 1)
+        done = 0
+        with io.FileIO(fd, closefd=False) as f:
+            while n := f.readinto(memoryview(buffer)[done:]):
+                done += n
+                if done == len(buffer):  # it grew since fstat
+                    buffer.extend(bytes(len(buffer)))
+        return buffer, done
+
+
+@contextlib.contextmanager
+def _open_regular(path: Path) -> Iterator[tuple[int, int]]:
+    """(a blocking descriptor of ``path``, its size), or NotARegularFile."""
     # O_NONBLOCK: opening a FIFO for reading would wait for a writer.
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
@@ -208,12 +238,7 @@ def read_regular(path: Path) -> bytes:
             raise NotARegularFile(path, _kind(st.st_mode))
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
-        # Plain reads: a buffered file object costs more than the read itself
-        # for a spec of a few hundred bytes, and lock --check reads thousands.
-        chunks = []
-        while data := os.read(fd, max(st.st_size + 1, 65536)):
-            chunks.append(data)
-        return b"".join(chunks)
+        yield fd, st.st_size
     finally:
         os.close(fd)
 

@@ -57,8 +57,9 @@ def check_locks(
 ) -> CheckResult:
     from .fsutil import stale_temps
     from .locking import recaptured
-    from .verify import Status, examine
+    from .verify import Examiner, Status
 
+    examine = Examiner().examine
     problems: list[LockProblem] = []
     index_settings: dict[str, list[Path]] = {}
     for key, why in broken:

@@ -21,7 +21,9 @@ __all__ = [
     "LockHeader",
     "LockedPackage",
     "body_of",
+    "header_end",
     "lock_path",
+    "parse_header",
     "parse_lock",
     "parse_lock_body",
     "read_header",
@@ -53,6 +55,12 @@ class LockHeader:
     target_fingerprint: str | None = None
 
 
+# Blank means ASCII whitespace only, in text and in bytes alike: the header
+# ends at the same line whichever of the two is scanned.
+_BLANK = " \t\r\n\v\f"
+_BLANK_BYTES = _BLANK.encode()
+
+
 def _header_end(text: str) -> int:
     """Where the body starts: the first line that is neither blank nor a
     comment. Scans only the header, never the (possibly large) body."""
@@ -60,8 +68,19 @@ def _header_end(text: str) -> int:
     while pos < size:
         nl = text.find("\n", pos)
         end = size if nl < 0 else nl + 1
-        line = text[pos:end]
-        if not line.startswith("#") and line.strip():
+        if not text.startswith("#", pos) and text[pos:end].strip(_BLANK):
+            break
+        pos = end
+    return pos
+
+
+def header_end(data: bytes | bytearray, size: int) -> int:
+    """:func:`body_of`'s cut, in the first ``size`` bytes of ``data`` (see lockread.py)."""
+    pos = 0
+    while pos < size:
+        nl = data.find(b"\n", pos, size)
+        end = size if nl < 0 else nl + 1
+        if not data.startswith(b"#", pos) and data[pos:end].strip(_BLANK_BYTES):
             break
         pos = end
     return pos

@@ -26,17 +26,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ModelenvError
-from .lockfile import Lock, LockedPackage, parse_lock
+from .lockfile import Lock, LockedPackage
 
 if TYPE_CHECKING:
     from packaging.markers import Marker
     from packaging.specifiers import SpecifierSet
 
+    from .lockread import Body
     from .markers import FactValue
     from .merge import Merged
     from .plan import Plan
 
 __all__ = [
+    "Examiner",
     "Expected",
     "LockCheck",
     "Problem",
@@ -143,39 +145,72 @@ def examine(
     recorded versions); a local lock against the plan's merged requirements
     (overrides and ``-p`` included) and the plan's host versions.
     """
-    from .plan import FINGERPRINT_SCHEME
+    return Examiner().examine(path, plan, local=local, system=system)
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return LockCheck(Status.MISSING)
-    except (OSError, UnicodeDecodeError):
-        return LockCheck(Status.UNREADABLE)
-    try:
-        lock = parse_lock(text)
-    except ModelenvError as exc:
-        return LockCheck(Status.UNREADABLE, (Problem("", "", exc.message),))
-    header = lock.header
-    if header is None or header.scheme != FINGERPRINT_SCHEME:
-        return LockCheck(Status.UNREADABLE, lock=lock)
-    if header.fingerprint != plan.fingerprint():
-        return LockCheck(Status.STALE, lock=lock)
-    if not lock.body_intact:
-        return LockCheck(Status.EDITED, lock=lock)
-    versions: Mapping[str, str | None]
-    if local:
-        merged, versions = plan.merged, plan.system
-    else:
-        merged = plan.spec_merged
-        versions = header.system if system is None else system
-    problems = verify_body(
-        lock.packages, expected_of(merged, versions, plan.facts), environments(plan)
-    )
-    if system is not None:
-        problems += _recorded_versions(header.system, system)
-    if problems:
-        return LockCheck(Status.INVALID, tuple(problems), lock)
-    return LockCheck(Status.UP_TO_DATE, lock=lock)
+
+class Examiner:
+    """:func:`examine` for many locks in one run (``lock --check``): a body
+    that several locks share is decoded, hashed, parsed and checked on its own
+    once (see lockread.py); what each lock's spec asks is checked every time."""
+
+    def __init__(self) -> None:
+        from .lockread import LockReader
+
+        self._reader = LockReader()
+
+    def examine(
+        self,
+        path: Path,
+        plan: Plan,
+        *,
+        local: bool = False,
+        system: Mapping[str, str | None] | None = None,
+    ) -> LockCheck:
+        """See :func:`examine`."""
+        from .plan import FINGERPRINT_SCHEME
+
+        try:
+            read = self._reader.read(path)
+        except FileNotFoundError:
+            return LockCheck(Status.MISSING)
+        except (OSError, UnicodeDecodeError):
+            return LockCheck(Status.UNREADABLE)
+        except ModelenvError as exc:
+            return LockCheck(Status.UNREADABLE, (Problem("", "", exc.message),))
+        lock = read.lock
+        header = read.header
+        if header is None or header.scheme != FINGERPRINT_SCHEME:
+            return LockCheck(Status.UNREADABLE, lock=lock)
+        if header.fingerprint != plan.fingerprint():
+            return LockCheck(Status.STALE, lock=lock)
+        if not read.intact:
+            return LockCheck(Status.EDITED, lock=lock)
+        versions: Mapping[str, str | None]
+        if local:
+            merged, versions = plan.merged, plan.system
+        else:
+            merged = plan.spec_merged
+            versions = header.system if system is None else system
+        envs = environments(plan)
+        own, by_name = _body_check(read.body, envs)
+        problems = [
+            *own,
+            *_expected_problems(expected_of(merged, versions, plan.facts), by_name, envs),
+        ]
+        if system is not None:
+            problems += _recorded_versions(header.system, system)
+        if problems:
+            return LockCheck(Status.INVALID, tuple(problems), lock)
+        return LockCheck(Status.UP_TO_DATE, lock=lock)
+
+
+def _body_check(body: Body, envs: Sequence[Env]) -> _OwnCheck:
+    """:func:`_own_problems`, once per body and set of environments."""
+    key = tuple(envs)
+    found: _OwnCheck | None = body.derived.get(key)
+    if found is None:
+        found = body.derived[key] = _own_problems(body.packages, envs)
+    return found
 
 
 def _recorded_versions(
@@ -198,6 +233,16 @@ def verify_body(
 ) -> list[Problem]:
     """Every way the body fails ``expected`` in the marker environments ``envs``
     (see :func:`environments`); empty when it holds."""
+    own, by_name = _own_problems(packages, envs)
+    return [*own, *_expected_problems(expected, by_name, envs)]
+
+
+# A body's own problems (an entry without a hash or a version, a package pinned
+# twice), and its entries by name: what the checks of each requirement use.
+_OwnCheck = tuple[tuple["Problem", ...], dict[str, list[LockedPackage]]]
+
+
+def _own_problems(packages: Sequence[LockedPackage], envs: Sequence[Env]) -> _OwnCheck:
     problems: list[Problem] = []
     by_name: dict[str, list[LockedPackage]] = {}
     for pkg in packages:
@@ -213,6 +258,13 @@ def verify_body(
     for name, pins in by_name.items():
         if len(pins) > 1:
             problems += _overlaps(name, pins, envs)
+    return tuple(problems), by_name
+
+
+def _expected_problems(
+    expected: Sequence[Expected], by_name: Mapping[str, list[LockedPackage]], envs: Sequence[Env]
+) -> list[Problem]:
+    problems: list[Problem] = []
     for exp in expected:
         problems += _check_expected(exp, by_name, envs)
     return problems

@@ -177,8 +177,9 @@ def _lock(paths: Paths, ui: UI, keys: LockSet, args: argparse.Namespace) -> int:
     from ..fsutil import remove_stale_temps
     from ..paths import display
     from ..plan import make_plan
-    from ..verify import Status, examine
+    from ..verify import Examiner, Status
 
+    examine = Examiner().examine
     if paths.locks.is_dir():
         for tmp in remove_stale_temps(paths.locks):
             ui.info(f"removed     {display(tmp)} (left by a lock that was killed)")
