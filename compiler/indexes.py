@@ -229,10 +229,14 @@ def pip_config_files(env: Mapping[str, str] | None = None) -> list[Path]:
 def _from_pip_file(path: Path) -> IndexSettings:
     import configparser
 
+    from .fsutil import NotARegularFile, read_regular
+
     parser = configparser.RawConfigParser()
     try:
-        parser.read(path, encoding="utf-8")
-    except (configparser.Error, OSError, UnicodeDecodeError):
+        # A regular file only, as for every file modelenv finds by itself: a
+        # FIFO at a pip config path would block every command forever.
+        parser.read_string(read_regular(path).decode("utf-8"), str(path))
+    except (configparser.Error, OSError, UnicodeDecodeError, NotARegularFile):
         return IndexSettings()
     values: dict[str, Setting] = {}
     source = str(path)

@@ -101,9 +101,12 @@ def _shown(path: Path) -> str:
 
 def _settings(path: Path) -> dict[str, Any] | None:
     """``[tool.modelenv]`` of ``path``, checked; None when it has none."""
+    from .fsutil import NotARegularFile, read_regular
+
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
+        # read_regular: a FIFO named pyproject.toml would block every command.
+        data = tomllib.loads(read_regular(path).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, NotARegularFile):
         return None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{_shown(path)}: invalid TOML: {exc}") from None

@@ -98,6 +98,24 @@ def test_a_fifo_where_a_spec_belongs_never_hangs(project: Path) -> None:
     assert "over.toml: not a regular file (a named pipe)" in proc.stderr
 
 
+def test_a_fifo_among_the_files_modelenv_finds_by_itself_never_hangs(
+    project: Path, tmp_path: Path
+) -> None:
+    """pip's config files, the project's pyproject.toml and the specs completion
+    reads are found, not named: a named pipe there is passed over."""
+    write_spec(project, "m", SPEC)
+    os.mkfifo(tmp_path / "pip.conf")
+    os.mkfifo(project / "pyproject.toml")
+    env = {**os.environ, "PIP_CONFIG_FILE": str(tmp_path / "pip.conf")}
+    proc = run_modelenv("show", "m", cwd=project, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    (project / "specs" / "_engines.toml").unlink()
+    os.mkfifo(project / "specs" / "_engines.toml")
+    proc = run_modelenv("completion", "--names", "engines", cwd=project, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["default"]
+
+
 # ---------------------------------------------------------------- OS errors
 
 

@@ -87,11 +87,14 @@ def _engines(specs: Path) -> list[str]:
     else:  # pragma: no cover
         import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
+    from ..fsutil import NotARegularFile, read_regular
+
     found: set[str] = {"default"}
     for path in [specs / ENGINES_FILE, *spec_files(specs)]:
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            # A FIFO among the specs must not hang the shell at every TAB.
+            data = tomllib.loads(read_regular(path).decode("utf-8"))
+        except (OSError, ValueError, NotARegularFile):
             continue
         table = data.get("engines") if path.name != ENGINES_FILE else data
         if isinstance(table, dict):
