@@ -437,6 +437,13 @@ def ensure(
         current = find_current(paths, request, skip_installed=skip_installed)
         if current is not None:
             return BuildReport.up_to_date(current)
+    # Identities, then the bytes, then the plan (which reads them again): an
+    # edit at any moment in between leaves a record that names older files,
+    # never one that calls the environment current for the newer ones.
+    early = resolve_python(paths, request)
+    if early is not None:
+        inputs = inputs_of(paths, request, early, skip_installed=skip_installed)
+        key = request_key(paths, request, early, skip_installed=skip_installed)
     # A long-running server may call this after the host changed: read it anew.
     inspect_interpreter.cache_clear()
     host_facts.cache_clear()
@@ -448,10 +455,10 @@ def ensure(
         say(f"{WARNING}{warning}")
     interp = plan.interpreter
     assert interp is not None
-    python = resolve_python(paths, request) or plan.python
-    # Identities first, bytes second: an edit in between then shows as a change.
-    inputs = inputs_of(paths, request, plan.python, skip_installed=skip_installed)
-    key = request_key(paths, request, python, skip_installed=skip_installed)
+    if early is None:  # the spec did not parse as plain TOML, yet planned: rare
+        key = request_key(paths, request, plan.python, skip_installed=skip_installed)
+    if early != plan.python:
+        inputs = {}  # no launch identities: the launch path never serves it
     root = env_root(paths.home, plan.spec.name, plan.engine_name)
     label = f"{plan.spec.name} [{plan.engine_name}, py{interp.version}]"
     try:

@@ -80,7 +80,7 @@ def refreshed(
     home: Path,
     path: Path,
     record: dict[str, Any],
-    inputs: dict[str, Any],
+    inputs: dict[str, Any] | None,
     lock_file: list[Any] | None,
 ) -> dict[str, Any]:
     """``record`` of the environment at ``path`` (found current by its bytes),
@@ -94,8 +94,10 @@ def refreshed(
     """
     updates: dict[str, Any] = {}
     launch = record.get("launch")
-    if launch != inputs and (
-        not isinstance(launch, dict) or launch.get("request") == inputs.get("request")
+    if (
+        inputs is not None
+        and launch != inputs
+        and (not isinstance(launch, dict) or launch.get("request") == inputs.get("request"))
     ):
         updates["launch"] = inputs
     if lock_file != record.get("lock_file"):

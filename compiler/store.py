@@ -304,9 +304,11 @@ def find_current(paths: Paths, request: Request, *, skip_installed: bool) -> Env
                 continue
         if not host_unchanged(str(path), {**record, "lock_file": lock_file}):
             continue
-        if record.get("launch") != inputs or record.get("lock_file") != lock_file:
+        # Identities taken for another Python's lock would never match: kept.
+        ours = inputs if record.get("python") == python else record.get("launch")
+        if record.get("launch") != ours or record.get("lock_file") != lock_file:
             from .refresh import refreshed
 
-            record = refreshed(paths.home, path, record, inputs, lock_file)
+            record = refreshed(paths.home, path, record, ours, lock_file)
         return Environment(path, env_python(path), record)
     return None

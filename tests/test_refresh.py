@@ -220,6 +220,39 @@ def test_an_edit_after_the_bytes_were_checked_is_never_hidden(
     assert find_current(Paths.resolve(), CLI_REQUEST, skip_installed=True) is None
 
 
+def test_an_edit_while_the_build_plans_is_never_hidden(
+    built: Path,
+    project: Path,
+    wheelhouse: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A spec saved while create plans (probing the interpreter takes a while):
+    the environment kept or built from the plan must not be recorded as
+    current for the spec saved since, by its key or by its identities."""
+    import compiler.materialise
+
+    monkeypatch.delenv("MODELENV_UV")  # this one may build
+    spec = the_files(project)["spec"]
+    spec.write_text(spec.read_text() + "# a comment: revalidated, not rebuilt\n")
+    real = compiler.materialise._live_plan
+
+    def plan_then_edit(*args: object, **kw: object) -> object:
+        plan = real(*args, **kw)  # type: ignore[arg-type]
+        spec.write_text(spec.read_text().replace('"beta"', '"beta", "gamma"'))
+        return plan
+
+    monkeypatch.setattr(compiler.materialise, "_live_plan", plan_then_edit)
+    code, _out, err = run_cli(capfd, "create", "m", *idx(wheelhouse))
+    assert code == 0, err
+    monkeypatch.setattr(compiler.materialise, "_live_plan", real)
+    assert not fast("create", "m")
+    assert find_current(Paths.resolve(), CLI_REQUEST, skip_installed=True) is None
+    code, _out, err = run_cli(capfd, "create", "m", *idx(wheelhouse))
+    assert code == 0, err
+    assert "gamma==0.5.0" in " ".join(read_record(built)["installed"])  # type: ignore[index]
+
+
 def test_nothing_is_written_while_another_process_holds_the_lock(
     built: Path, project: Path
 ) -> None:
