@@ -272,6 +272,38 @@ def test_a_relocked_target_lock_is_seen_at_the_next_launch(
     assert "beta==2.0.1" in record(created_path(out))["installed"]
 
 
+def test_a_target_lock_checked_out_again_with_the_same_bytes_costs_one_check(
+    locked: dict[str, Path],
+    project: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    no_network: None,
+) -> None:
+    """The target's lock rewritten with its own bytes (a git checkout): the
+    next launch checks its bytes, keeps the environment and notes the new
+    identity; the one after is the launch path's again."""
+    from compiler import launch
+
+    code, out, err = create(capfd, locked, "cpu")
+    assert code == 0, err
+    env = created_path(out)
+    argv = ["create", "m", "--base-python", str(locked["cpu"])]
+    args = launch.parse_fast(argv)
+    assert args is not None and launch._fast(args) is not None
+    lock = project / "locks/m/default/cpu.txt"
+    data = lock.read_bytes()
+    lock.unlink()
+    lock.write_bytes(data)
+    assert launch._fast(args) is None
+    no_resolution(monkeypatch)
+    code, out, err = create(capfd, locked, "cpu")
+    assert code == 0, err
+    assert err.startswith("up to date") and "target" not in err  # nothing matched again
+    assert created_path(out) == env
+    assert record(env)["lock_file"][1] == [lock.stat().st_ino, len(data), lock.stat().st_mtime_ns]
+    assert launch._fast(args) is not None
+
+
 def test_list_says_an_environment_built_from_a_target_lock_is_ok_until_its_target_changes(
     locked: dict[str, Path], project: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
