@@ -1,7 +1,10 @@
 """Child processes (uv) that never outlive modelenv.
 
-A child runs in its own process group, so that it and whatever it starts (a
-build backend uv runs) can be stopped together. While it runs, SIGTERM and
+A child started from the main thread runs in its own process group, so that
+it and whatever it starts (a build backend uv runs) can be stopped together;
+one started from another thread (lock's parallel resolutions) stays in
+modelenv's group, where the terminal's Ctrl-C reaches it, since only the main
+thread sees signals. While a child of the main thread runs, SIGTERM and
 SIGHUP raise :class:`~compiler.errors.Terminated` in modelenv, as SIGINT
 raises KeyboardInterrupt, when nothing else handles them (their handler is the
 default: a server calling ``ensure_env`` that set its own is left alone). On
@@ -41,7 +44,13 @@ def run(
     ``capture``, else on modelenv's own streams. Raises OSError when it cannot
     start, :class:`subprocess.TimeoutExpired` past ``timeout``, and whatever
     interrupted the wait, each after the child's group was stopped."""
+    import threading
+
     pipe = subprocess.PIPE if capture else None
+    # Only the main thread gets signals (and Ctrl-C's KeyboardInterrupt): a
+    # child started from another (lock's parallel resolutions) stays in
+    # modelenv's process group, where the terminal's Ctrl-C reaches it directly.
+    grouped = os.name == "posix" and threading.current_thread() is threading.main_thread()
     with _signals_raise() as arm:
         proc = subprocess.Popen(
             list(argv),
@@ -51,13 +60,13 @@ def run(
             stdout=pipe,
             stderr=pipe,
             text=True,
-            **_own_group(),  # type: ignore[call-overload]
+            **(_own_group() if grouped else {}),  # type: ignore[call-overload]
         )
         try:
             arm()
             out, err = proc.communicate(timeout=timeout)
         except BaseException:
-            stop(proc)
+            stop(proc, group=grouped)
             for stream in (proc.stdout, proc.stderr):
                 if stream is not None:
                     stream.close()
@@ -66,21 +75,24 @@ def run(
 
 
 def _own_group() -> dict[str, object]:
-    if os.name != "posix":  # pragma: no cover - no process groups: the child alone
-        return {}
     if sys.version_info >= (3, 11):
         return {"process_group": 0}
     return {"start_new_session": True}  # pragma: no cover - 3.10
 
 
-def stop(proc: subprocess.Popen[str]) -> None:
-    """Stop ``proc`` and its process group: SIGTERM, then SIGKILL, each
-    followed by a wait of at most :data:`STOP_WAIT` seconds."""
-    if os.name != "posix":  # pragma: no cover
-        with contextlib.suppress(OSError):
-            proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=STOP_WAIT)
+def stop(proc: subprocess.Popen[str], *, group: bool = True) -> None:
+    """Stop ``proc`` and, when it leads one (``group``), its process group:
+    SIGTERM, then SIGKILL, each followed by a wait of at most
+    :data:`STOP_WAIT` seconds."""
+    if not group or os.name != "posix":
+        for end in (proc.terminate, proc.kill):
+            with contextlib.suppress(OSError):
+                end()
+            try:
+                proc.wait(timeout=STOP_WAIT)
+                return
+            except subprocess.TimeoutExpired:
+                continue
         return
     import signal
 

@@ -153,3 +153,21 @@ def test_without_a_handler_sigterm_raises_terminated_once_uv_is_stopped(tmp_path
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"terminated by SIGTERM {128 + signal.SIGTERM}"
     assert wait_gone(int(pid_file.read_text()))
+
+
+def test_only_a_child_of_the_main_thread_gets_its_own_group() -> None:
+    """Signals reach the main thread only: a child started from another
+    (lock's parallel resolutions) stays in modelenv's group, where the
+    terminal's Ctrl-C reaches it directly."""
+    import threading
+
+    probe = [sys.executable, "-c", "import os; print(os.getpgrp(), os.getpid())"]
+    group, pid = map(int, children.run(probe).stdout.split())
+    assert group == pid != os.getpgrp()
+    seen: list[int] = []
+    worker = threading.Thread(
+        target=lambda: seen.extend(map(int, children.run(probe).stdout.split()))
+    )
+    worker.start()
+    worker.join(timeout=120)
+    assert seen and seen[0] == os.getpgrp() != seen[1]
