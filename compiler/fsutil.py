@@ -13,12 +13,14 @@ import stat
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ModelenvError
 
 __all__ = [
     "NotARegularFile",
+    "Tree",
     "atomic_write",
     "check_within",
     "create_new",
@@ -31,6 +33,7 @@ __all__ = [
     "remove_stale_temps",
     "stale_temps",
     "temp_sibling",
+    "walk",
     "within",
 ]
 
@@ -100,31 +103,57 @@ def create_new(path: Path, text: str) -> bool:
     return True
 
 
-def stale_temps(folder: Path) -> list[Path]:
-    """Temporary files under ``folder`` left by writers that died (a SIGKILL
-    between write and rename)."""
+@dataclass(frozen=True)
+class Tree:
+    """One walk of a folder that enters no linked folder: what lock and lock
+    --check look for in locks/ (links out, leftover temporary files, locks),
+    found with one ``scandir`` per folder and no further ``stat``."""
+
+    links: tuple[str, ...]  # symbolic links, to files or folders, sorted as paths
+    temps: tuple[str, ...]  # ".*.tmp" names, files or folders, sorted as paths
+    files: tuple[tuple[str, int, bool], ...]  # (path, depth below the root, a regular file?)
+
+
+def walk(root: Path) -> Tree:
+    links: list[str] = []
+    temps: list[str] = []
+    files: list[tuple[str, int, bool]] = []
+    todo = [(os.fspath(root), 1)]
+    while todo:
+        folder, depth = todo.pop()
+        try:
+            entries = os.scandir(folder)
+        except OSError:
+            continue  # as os.walk: a folder that vanished or cannot be read
+        with entries:
+            for entry in entries:
+                name = entry.name
+                if len(name) >= 5 and name.startswith(".") and name.endswith(".tmp"):
+                    temps.append(entry.path)
+                if entry.is_symlink():
+                    links.append(entry.path)
+                if entry.is_dir():  # a linked folder too, as os.walk: listed, not entered
+                    if not entry.is_symlink():
+                        todo.append((entry.path, depth + 1))
+                else:
+                    files.append((entry.path, depth, entry.is_file()))
+    return Tree(tuple(sorted(links, key=Path)), tuple(sorted(temps, key=Path)), tuple(files))
+
+
+def stale_temps(folder: Path, tree: Tree | None = None) -> list[Path]:
+    """Temporary files under ``folder`` (of ``tree``, its walk, when given) left
+    by writers that died (a SIGKILL between write and rename)."""
     from .leases import pid_alive
 
     out = []
-    for tmp in _temp_names(folder):
+    for name in (tree or walk(folder)).temps:
+        tmp = Path(name)
         parts = tmp.name.split(".")
         # ".NAME.PID.RANDOM.tmp": the pid is the third field from the end.
         pid = parts[-3] if len(parts) >= 4 else ""
         if pid.isdigit() and not pid_alive(int(pid)) and tmp.is_file():
             out.append(tmp)
     return out
-
-
-def _temp_names(folder: Path) -> list[Path]:
-    """Every ``.*.tmp`` name below ``folder``, sorted; linked folders are not
-    entered (as pathlib's ``**`` does not), and os.walk is several times
-    cheaper than that glob over a locks folder of thousands of files."""
-    found = []
-    for parent, dirs, files in os.walk(folder):  # followlinks=False
-        for name in dirs + files:
-            if len(name) >= 5 and name.startswith(".") and name.endswith(".tmp"):
-                found.append(Path(parent, name))
-    return sorted(found)
 
 
 def remove_stale_temps(folder: Path) -> list[Path]:
@@ -165,24 +194,21 @@ def check_within(root: Path, path: Path) -> None:
         )
 
 
-def links_out(root: Path) -> list[Path]:
-    """Symbolic links below ``root`` that lead out of it. Found without following
-    any link: a linked folder is looked at, never entered."""
-    found: list[Path] = []
-    if not root.is_dir():
-        return found
-    for folder, dirs, files in os.walk(root):  # followlinks=False
-        for name in dirs + files:
-            path = os.path.join(folder, name)  # a str: lock --check walks every lock
-            if os.path.islink(path) and not within(root, Path(path)):
-                found.append(Path(path))
-    return sorted(found)
+def links_out(root: Path, tree: Tree | None = None) -> list[Path]:
+    """Symbolic links below ``root`` (of ``tree``, its walk, when given) that
+    lead out of it. Found without following any link: a linked folder is
+    looked at, never entered."""
+    if tree is None:
+        if not root.is_dir():
+            return []
+        tree = walk(root)
+    return [Path(p) for p in tree.links if not within(root, Path(p))]
 
 
-def refuse_links_out(root: Path, what: str) -> None:
+def refuse_links_out(root: Path, what: str, tree: Tree | None = None) -> None:
     """Fail, naming each, when links below ``root`` lead out of it: ``what`` (specs,
     locks) is read, written and pruned only inside its folder."""
-    found = links_out(root)
+    found = links_out(root, tree)
     if found:
         listed = "\n".join(f"    {p} -> {os.path.realpath(p)}" for p in found)
         raise ModelenvError(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .paths import Paths, display
 
 if TYPE_CHECKING:
+    from .fsutil import Tree
     from .locking import LockKey
     from .plan import Plan
     from .ui import UI
@@ -54,7 +55,11 @@ def check_locks(
     planned: Sequence[tuple[LockKey, Plan]],
     broken: Sequence[tuple[LockKey, str]],
     orphans: Sequence[Path],
+    tree: Tree | None = None,
 ) -> CheckResult:
+    """What is wrong with the locks ``planned`` (and ``broken``, whose plan
+    failed), with ``orphans``, and with temporary files left in locks/ (from
+    ``tree``, its walk, when given)."""
     from .fsutil import stale_temps
     from .locking import recaptured
     from .verify import Examiner, Status
@@ -90,7 +95,7 @@ def check_locks(
                 display(orphan), "orphaned", "no spec variant produces it", "modelenv lock --prune"
             )
         )
-    for tmp in stale_temps(paths.locks) if paths.locks.is_dir() else []:
+    for tmp in stale_temps(paths.locks, tree) if paths.locks.is_dir() else []:
         problems.append(
             LockProblem(
                 display(tmp), "left over", "left by a lock that was killed", "modelenv lock"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import __version__, uv
 from .errors import ModelenvError
-from .fsutil import atomic_write
+from .fsutil import Tree, atomic_write
 from .host import Interpreter, inspect_interpreter
 from .lockerrors import LockContext, explain
 from .lockfile import Lock, LockHeader, body_of, lock_path, parse_header, parse_lock, sha256_text
@@ -335,21 +335,21 @@ def _base(plan: Plan) -> str:
     return f"Python {plan.interpreter.version}" if plan.interpreter else "no interpreter found"
 
 
-def orphan_locks(paths: Paths, expected: set[Path]) -> list[Path]:
-    """Lockfiles under the locks folder that no current spec variant or target produces."""
+def orphan_locks(paths: Paths, expected: set[Path], tree: Tree | None = None) -> list[Path]:
+    """Lockfiles under the locks folder (``locks/*/*/*.txt``; of ``tree``, its
+    walk, when given) that no current spec variant or target produces. None is
+    found through a linked folder: --prune must not delete a real lock by an
+    alias."""
     if not paths.locks.is_dir():
         return []
-    return sorted(
-        p
-        for p in paths.locks.glob("*/*/*.txt")
-        if p not in expected and not _through_link(p) and p.is_file() and _is_lock(p)
+    from .fsutil import walk
+
+    found = (
+        Path(name)
+        for name, depth, regular in (tree or walk(paths.locks)).files
+        if depth == 3 and regular and name.endswith(".txt")
     )
-
-
-def _through_link(path: Path) -> bool:
-    """Is ``locks/MODEL/ENGINE/FILE`` reached through a linked folder? The glob
-    enters one, and --prune must not delete a real lock by an alias."""
-    return path.parent.is_symlink() or path.parent.parent.is_symlink()
+    return sorted(p for p in found if p not in expected and _is_lock(p))
 
 
 def _is_lock(path: Path) -> bool:

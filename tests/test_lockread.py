@@ -188,3 +188,35 @@ def test_a_shared_body_is_hashed_like_any_other(project: Path) -> None:
     path = write_lock(project, m, GOOD)
     read = LockReader().read(path)
     assert read.body.sha256 == sha256_text(GOOD) == read.header.body_sha256  # type: ignore[union-attr]
+
+
+# ------------------------------------------------------- one walk of locks/
+
+
+def test_one_walk_finds_links_leftovers_and_locks_without_entering_a_link(
+    tmp_path: Path,
+) -> None:
+    from compiler.fsutil import links_out, walk
+    from compiler.locking import orphan_locks
+
+    locks, outside = tmp_path / "locks", tmp_path / "outside"
+    (locks / "m" / "default").mkdir(parents=True)
+    (outside / "default").mkdir(parents=True)
+    (outside / "default" / "py3.11.txt").write_text("# not reached\n")
+    (locks / "m" / "default" / "py3.11.txt").write_text("")
+    (locks / "m" / "default" / ".py3.11.txt.99999999.x.tmp").write_text("")
+    (locks / "m" / "default" / "notes.md").write_text("")
+    (locks / "m" / "default" / "py3.12.txt").symlink_to(locks / "m" / "default" / "py3.11.txt")
+    (locks / "n").symlink_to(outside)  # a linked folder: listed, never entered
+    tree = walk(locks)
+    assert tree.links == (str(locks / "m/default/py3.12.txt"), str(locks / "n"))
+    assert tree.temps == (str(locks / "m/default/.py3.11.txt.99999999.x.tmp"),)
+    assert sorted((p, d, f) for p, d, f in tree.files if p.endswith(".txt")) == [
+        (str(locks / "m/default/py3.11.txt"), 3, True),
+        (str(locks / "m/default/py3.12.txt"), 3, True),
+    ]
+    assert links_out(locks, tree) == links_out(locks) == [locks / "n"]
+    paths = Paths(specs=tmp_path / "specs", locks=locks, home=tmp_path / "home")
+    expected = {locks / "m/default/py3.11.txt"}
+    assert orphan_locks(paths, expected, tree) == orphan_locks(paths, expected)
+    assert orphan_locks(paths, expected) == [locks / "m/default/py3.12.txt"]

@@ -35,6 +35,7 @@ from ..request import add_index_options
 from . import context, folder_flags
 
 if TYPE_CHECKING:
+    from ..fsutil import Tree
     from ..locking import CompileResult, LockKey
     from ..lockset import LockSet
     from ..paths import Paths
@@ -123,9 +124,12 @@ def run(args: argparse.Namespace) -> int:
     from ..lockset import Selection, lock_set
 
     paths, ui = context(args)
-    from ..fsutil import refuse_links_out
+    from ..fsutil import refuse_links_out, walk
 
-    refuse_links_out(paths.locks, "locks")
+    # One walk of locks/ serves the check for links out, and --check's search
+    # for orphans and leftovers (lock itself walks again after writing).
+    tree = walk(paths.locks) if paths.locks.is_dir() else None
+    refuse_links_out(paths.locks, "locks", tree)
     if args.refresh_hashes and (args.check or args.upgrade or args.upgrade_package):
         raise UsageError("--refresh-hashes keeps every pin: not with --check or --upgrade")
     if args.json and not args.check:
@@ -142,18 +146,20 @@ def run(args: argparse.Namespace) -> int:
         ),
     )
     if args.check:
-        return _check(paths, ui, keys, args)
+        return _check(paths, ui, keys, args, tree)
     return _lock(paths, ui, keys, args)
 
 
-def _orphans(paths: Paths, keys: LockSet, args: argparse.Namespace) -> list[Path]:
+def _orphans(
+    paths: Paths, keys: LockSet, args: argparse.Namespace, tree: Tree | None = None
+) -> list[Path]:
     from ..locking import orphan_locks
 
     # Only judge orphans over the whole set: a run limited to some models,
     # variants or targets does not know what the others expect.
     if args.models or args.engine or args.python or args.target:
         return []
-    return orphan_locks(paths, {k.path(paths.locks) for k in keys.all})
+    return orphan_locks(paths, {k.path(paths.locks) for k in keys.all}, tree)
 
 
 def _broken(ui: UI, keys: LockSet) -> None:
@@ -161,10 +167,11 @@ def _broken(ui: UI, keys: LockSet) -> None:
         print(f"modelenv: error: {key}: {why}", file=ui.err, flush=True)
 
 
-def _check(paths: Paths, ui: UI, keys: LockSet, args: argparse.Namespace) -> int:
+def _check(paths: Paths, ui: UI, keys: LockSet, args: argparse.Namespace, tree: Tree | None) -> int:
     from ..lockcheck import check_locks, render_json, render_text
 
-    found = check_locks(paths, keys.planned, keys.broken, _orphans(paths, keys, args))
+    orphans = _orphans(paths, keys, args, tree)
+    found = check_locks(paths, keys.planned, keys.broken, orphans, tree)
     if args.json:
         ui.result(render_json(found, folder_flags(args)))
     else:
