@@ -77,6 +77,7 @@ def merge(layers: Sequence[Layer]) -> Merged:
     removed: list[tuple[Entry, Provenance]] = []
     unmatched: list[tuple[Entry, Provenance]] = []
     for layer in layers:
+        origin = layer.provenance  # one per layer, not one per entry
         for kind, items, table in (
             ("packages", layer.packages, reqs),
             ("constraints", layer.constraints, cons),
@@ -90,8 +91,8 @@ def merge(layers: Sequence[Layer]) -> Merged:
                         " only allowed in packages"
                     )
                 if entry.kind is Kind.REMOVE and entry.key not in table:
-                    unmatched.append((entry, layer.provenance))
-                _apply(table, entry, layer.provenance, removed, entry.key in set_here)
+                    unmatched.append((entry, origin))
+                _apply(table, entry, origin, removed, entry.key in set_here)
                 set_here.add(entry.key)
     return Merged(_flat(reqs), _flat(cons), tuple(removed), tuple(unmatched))
 
