@@ -4,13 +4,15 @@ folder, and a local wheelhouse in place of a package index."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from filelock import FileLock
 
 from compiler import launch, probecache
 from compiler.cli import main
@@ -28,6 +30,45 @@ packages = ["transformers>=4.53.3", "accelerate>=0.28.0"]
 ["llama.cpp"]
 packages = ["xllamacpp>=0.2.6"]
 """
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` run first, the Ray cluster's before all: with
+    ``--dist worksteal`` each worker starts on a contiguous share of this order
+    and the others steal from the end of it, so the long tests start early (no
+    worker is left with one at the end) and a module's tests stay together on
+    one worker (its module-scoped fixtures, such as the Ray cluster, are built
+    once). Nothing is deselected."""
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("ray"):
+            return 0
+        return 1 if item.get_closest_marker("slow") else 2
+
+    items.sort(key=rank)  # stable: the collection order within each rank
+
+
+def shared_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of this test run shared by every pytest-xdist worker (the
+    run's own base folder when there are no workers)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def built_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
+) -> Path:
+    """``shared_tmp/name``, made by ``build(folder)`` in the first worker that
+    asks; the others wait for it (bounded) and use it as it is."""
+    folder = shared_tmp(tmp_path_factory) / name
+    done = folder.with_name(f"{name}.done")
+    with FileLock(str(folder.with_name(f"{name}.lock")), timeout=900):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
 
 
 @pytest.fixture(scope="session")
