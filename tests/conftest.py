@@ -99,6 +99,9 @@ def _isolate(
     monkeypatch.setenv("UV_CACHE_DIR", str(uv_cache))
     monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
     monkeypatch.setenv("UV_NO_PROGRESS", "1")
+    # Every index a test names is local or unreachable on purpose: uv gives up
+    # on an unreachable one at once, not after its retries with backoff.
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
     monkeypatch.setenv("MODELENV_HOME", str(fake_home / "modelenv-home"))
     # The probe cache's home is set by each plan; none may leak between tests.
     monkeypatch.setattr(probecache, "_home", [])

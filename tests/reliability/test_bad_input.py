@@ -437,6 +437,7 @@ spec_bytes = st.one_of(
 # ---------------------------------------------------------------- spec files
 
 
+@pytest.mark.slow
 @fuzz_settings(120)
 @given(content=spec_bytes)
 def test_random_bytes_as_a_spec_file(
@@ -446,6 +447,7 @@ def test_random_bytes_as_a_spec_file(
     check_spec_commands(capfd, disk, wheelhouse)
 
 
+@pytest.mark.slow
 @fuzz_settings(80)
 @given(document=spec_documents())
 def test_generated_spec_documents(
@@ -455,6 +457,7 @@ def test_generated_spec_documents(
     check_spec_commands(capfd, disk, wheelhouse)
 
 
+@pytest.mark.slow
 @fuzz_settings(40)
 @given(text=deep_specs)
 def test_deeply_nested_spec_values(
@@ -470,6 +473,7 @@ spec_file_names = st.sampled_from(
 )
 
 
+@pytest.mark.slow
 @fuzz_settings(40)
 @given(stem=spec_file_names, document=spec_documents())
 def test_specs_under_odd_file_names(
@@ -497,6 +501,7 @@ engine_documents = st.one_of(
 )
 
 
+@pytest.mark.slow
 @fuzz_settings(60)
 @given(content=st.one_of(engine_documents, st.binary(max_size=200)))
 def test_generated_engine_files(
@@ -545,6 +550,7 @@ override_bytes = st.one_of(
 )
 
 
+@pytest.mark.slow
 @fuzz_settings(80)
 @given(content=override_bytes, default_location=st.booleans())
 def test_generated_overrides_files(
@@ -569,6 +575,7 @@ def test_generated_overrides_files(
         path.unlink()
 
 
+@pytest.mark.slow
 @fuzz_settings(100)
 @given(packages=st.lists(entries, min_size=1, max_size=4))
 def test_generated_package_options(
@@ -608,6 +615,7 @@ COMMANDS: dict[str, tuple[Callable[[str], list[str]], str]] = {
 }
 
 
+@pytest.mark.slow
 @fuzz_settings(200)
 @given(command=st.sampled_from(sorted(COMMANDS)), value=names)
 def test_names_and_options_on_the_command_line(

@@ -48,7 +48,11 @@ from .support import (
 )
 
 SEED = 20251125
-MOMENTS_PER_SCENARIO = 8  # x 3 scenarios = 24 random moments, plus one per named step
+# x 3 scenarios = 18 seeded moments spread over whole builds, plus one inside
+# each named step (test_sigkill_create_inside_each_named_step): every step is
+# hit on purpose, so more random repeats add time rather than moments.
+MOMENTS_PER_SCENARIO = 6
+LOCK_MOMENTS = 10  # seeded, besides the two anchored ones
 STEP_DELAY = 0.2
 BULK_FILES = 600
 
@@ -156,6 +160,7 @@ def check_after_kill(
     assert [e["status"] for e in entries] == ["ok"], (moment, entries)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario_name", ["fresh", "force", "respec"])
 def test_sigkill_create_at_seeded_moments_never_leaves_a_broken_environment(
     crash_project: Path,
@@ -202,6 +207,7 @@ def test_sigkill_create_at_seeded_moments_never_leaves_a_broken_environment(
 REBUILD_STEPS = ["venv", "install", "check", "lock-copy", "record", "swap-out", "swap-in"]
 
 
+@pytest.mark.slow
 def test_sigkill_create_inside_each_named_step(
     crash_project: Path, wheelhouse: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -277,6 +283,7 @@ def wait_for_a_new_lock(
         time.sleep(0.005)
 
 
+@pytest.mark.slow
 def test_sigkill_lock_at_seeded_moments_keeps_the_old_lock_or_a_complete_new_one(
     lock_project: Path, wheelhouse: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -295,8 +302,8 @@ def test_sigkill_lock_at_seeded_moments_keeps_the_old_lock_or_a_complete_new_one
     outcomes: Counter[str] = Counter()
     # Two anchored moments make the outcome count independent of the machine's
     # load: at once (nothing written yet) and as soon as the first new lock is
-    # in place (the others still compiling); then 18 seeded moments in between.
-    moments: list[float | None] = [0.0, None, *stratified(rng, duration, 18)]
+    # in place (the others still compiling); then seeded moments in between.
+    moments: list[float | None] = [0.0, None, *stratified(rng, duration, LOCK_MOMENTS)]
     for i, delay in enumerate(moments):
         # Each kill interrupts a recompile: the spec changed since the last lock.
         write_spec(lock_project, "m", lock_spec(i))

@@ -164,6 +164,7 @@ def worker(project: Path, wheelhouse: Path, n: int, deadline: float) -> list[Out
     return outcomes
 
 
+@pytest.mark.slow
 def test_eight_processes_mixing_create_run_remove_and_gc(
     race_project: Path, wheelhouse: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
