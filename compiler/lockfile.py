@@ -148,7 +148,7 @@ class LockedPackage:
         block = self.block
         line_end = block.find("\n")
         cut = block.find("#", line_end) if line_end >= 0 else -1
-        return "--hash=" in (block if cut < 0 else block[:cut])
+        return block.find("--hash=", 0, len(block) if cut < 0 else cut) >= 0  # no slice copied
 
     @property
     def pin(self) -> str:
