@@ -7,10 +7,10 @@ the 1,000 locks carries the body of a bundled lock under its own header, and its
 spec asks for 12 of that body's packages: a typical body (whisper-large-v3-turbo,
 63 entries) and the largest one (qwen2.5-omni vllm, 233 entries, 5,202 hashes).
 The 1,000 locks share that body, and lock --check reads, hashes and parses a
-shared body once (lockread.py); the "every body different" rows end each body
-with a comment naming its model, so that no two bodies are the same bytes and
-every one is hashed and parsed. No network, no uv resolution. Writes its own
-section of bench/RESULTS.md.
+shared body once (lockread.py); in the "every body different" rows uv's note
+naming the requirements file ("# via -r NAME.in") names the model, so that no
+two bodies are the same bytes and every one is hashed and parsed. No network,
+no uv resolution. Writes its own section of bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -66,7 +66,9 @@ def make_project(root: Path, n: int, source: Path, distinct: bool = False) -> tu
         plan = make_plan(paths, Request(model=model, python="3.11"), inspect_host=False)
         lock = project / "locks" / model / "default" / "py3.11.txt"
         lock.parent.mkdir(parents=True)
-        own = f"{body}# {model}\n" if distinct else body  # a comment: the same entries
+        # uv's notes name the requirements file ("# via -r NAME.in"), as a
+        # lock made for this model would: other bytes, the same entries.
+        own = body.replace("# via -r ", f"# via -r {model}-", 1) if distinct else body
         lock.write_text(render_lock(plan, own), encoding="utf-8")
     return project, len(entries)
 
@@ -181,8 +183,8 @@ def main() -> int:
         " 12 of its packages. `lock --check` verifies every body against its spec (pins,"
         " markers on 10 platform and Python combinations, hashes, duplicates); a body that"
         " several locks share (the same bytes) it reads, hashes and parses once, and checks"
-        ' each lock\'s spec against it. In the "every body different" rows each body ends'
-        " with a comment naming its model: no body is shared.\n\n"
+        " each lock's spec against it. In the \"every body different\" rows uv's note naming"
+        " the requirements file (`# via -r NAME.in`) names the model: no body is shared.\n\n"
         "| benchmark | wall time | CPU time |\n| --- | --- | --- |\n" + "".join(rows)
     )
     results.update(Path(opts.out), HEADING, section)

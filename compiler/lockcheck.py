@@ -73,16 +73,15 @@ def check_locks(
     for key, plan in planned:
         lock = key.path(paths.locks)
         check = examine(lock, plan)
-        if check.lock is not None and check.lock.header is not None:
-            index_settings.setdefault(check.lock.header.index_fingerprint, []).append(lock)
+        if check.header is not None:
+            index_settings.setdefault(check.header.index_fingerprint, []).append(lock)
         if check.ok:
             continue
         message = check.status.value
         if (
             check.status is Status.STALE
             and key.target
-            and check.lock is not None
-            and recaptured(check.lock.header, key.target, plan.target_fingerprint)
+            and recaptured(check.header, key.target, plan.target_fingerprint)
         ):
             message = f"stale: target {key.target} changed since it was locked (recaptured)"
         details = tuple(str(problem) for problem in check.problems)

@@ -20,6 +20,7 @@ __all__ = [
     "Lock",
     "LockHeader",
     "LockedPackage",
+    "Scan",
     "body_of",
     "header_end",
     "lock_path",
@@ -27,6 +28,7 @@ __all__ = [
     "parse_lock",
     "parse_lock_body",
     "read_header",
+    "scan_body",
     "sha256_text",
 ]
 
@@ -246,3 +248,53 @@ def canonical(name: str) -> str:
     from packaging.utils import canonicalize_name
 
     return canonicalize_name(name)
+
+
+# An entry as uv writes it: "name==version", " ; marker" maybe, then " \" and a
+# hash line. The last group catches the start of any other chunk: a URL entry,
+# a comment at the margin, an entry without a hash line, a stray space.
+_UV_ENTRY = (
+    r"(?:([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)==([^\s;\\]+)"
+    r"(?: ; ([^\s\\](?:[^\n\\]*[^\s\\])?))? \\\n[ \t]+--hash=|(\S))"
+)
+_FIRST_ENTRY = re.compile(_UV_ENTRY)
+_NEXT_ENTRY = re.compile(r"\n" + _UV_ENTRY)
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A body every entry of which is in uv's shape, read in one regex pass:
+    what lock --check needs of each entry (its name, version and marker; a hash
+    it has, by that shape) without a :class:`LockedPackage` for each. The
+    entries a check looks closer at are made on demand (:meth:`package`)."""
+
+    text: str
+    starts: tuple[int, ...]  # where each entry's line starts in ``text``
+    names: tuple[str, ...]  # canonical
+    versions: tuple[str, ...]
+    markers: tuple[str, ...]  # "" when none
+
+    def package(self, i: int) -> LockedPackage:
+        """Entry ``i`` as :func:`parse_lock_body` reads it (the same block)."""
+        end = self.starts[i + 1] - 1 if i + 1 < len(self.starts) else len(self.text)
+        block = self.text[self.starts[i] : end]
+        return LockedPackage(self.names[i], self.versions[i], block, marker=self.markers[i])
+
+
+def scan_body(body: str) -> Scan | None:
+    """The entries of ``body`` when each is in uv's shape, else None: then
+    :func:`parse_lock_body` reads it (and says what is wrong)."""
+    if not body:
+        return Scan(body, (), (), (), ())
+    first = _FIRST_ENTRY.match(body)
+    if first is None or first[4] is not None:
+        return None
+    rows = [(0, first[1], first[2], first[3] or "")]
+    for m in _NEXT_ENTRY.finditer(body):
+        if m[4] is not None:
+            return None
+        rows.append((m.start() + 1, m[1], m[2], m[3] or ""))
+    starts, names, versions, markers = zip(*rows, strict=True)
+    if any("--hash=" in marker for marker in markers if marker):
+        return None  # parse_lock_body cuts the line there
+    return Scan(body, starts, tuple(map(canonical, names)), versions, markers)

@@ -14,28 +14,44 @@ one byte is decoded, hashed and parsed like any other.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .lockfile import Lock, LockedPackage, LockHeader, header_end, parse_header, parse_lock_body
+from .lockfile import (
+    Lock,
+    LockedPackage,
+    LockHeader,
+    Scan,
+    header_end,
+    parse_header,
+    parse_lock_body,
+    scan_body,
+)
 
 __all__ = ["Body", "LockReader", "ReadLock"]
 
 
 @dataclass(eq=False)
 class Body:
-    """A lock body decoded, hashed and parsed once."""
+    """A lock body decoded, hashed and read once: in one pass when every entry
+    is in uv's shape (``scan``), else by :func:`parse_lock_body`."""
 
     raw: bytes
     sha256: str  # of ``raw``, computed here: "sha256:<hex>"
     text: str
-    packages: tuple[LockedPackage, ...]
+    scan: Scan | None
     # What was worked out from this body alone (verify.py: its own problems
     # for a set of marker environments), kept with it for the next lock.
     derived: dict[Any, Any] = field(default_factory=dict)
+
+    @functools.cached_property
+    def packages(self) -> tuple[LockedPackage, ...]:
+        """Every entry (for a scanned body, only when asked: lock --check does not)."""
+        return tuple(parse_lock_body(self.text))
 
 
 @dataclass(frozen=True)
@@ -81,8 +97,9 @@ class LockReader:
 
     def _parse(self, raw: bytes) -> Body:
         text = raw.decode("utf-8")
-        packages = tuple(parse_lock_body(text))
-        body = Body(raw, "sha256:" + hashlib.sha256(raw).hexdigest(), text, packages)
+        body = Body(raw, "sha256:" + hashlib.sha256(raw).hexdigest(), text, scan_body(text))
+        if body.scan is None:
+            _ = body.packages  # parsed now: a line that is not an entry is an error now
         size = 2 * len(raw)  # its bytes and its text
         if size <= self._budget and body.sha256 not in self._bodies:
             self._bodies[body.sha256] = body

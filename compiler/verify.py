@@ -19,7 +19,7 @@ hash is the real one (the install checks that).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from packaging.markers import Marker
     from packaging.specifiers import SpecifierSet
 
-    from .lockread import Body
+    from .lockfile import LockHeader, Scan
+    from .lockread import Body, ReadLock
     from .markers import FactValue
     from .merge import Merged
     from .plan import Plan
@@ -94,11 +95,20 @@ class Problem:
 class LockCheck:
     status: Status
     problems: tuple[Problem, ...] = ()
-    lock: Lock | None = None
+    read: ReadLock | None = None  # the lock as read, when it could be
 
     @property
     def ok(self) -> bool:
         return self.status is Status.UP_TO_DATE
+
+    @property
+    def header(self) -> LockHeader | None:
+        return None if self.read is None else self.read.header
+
+    @property
+    def lock(self) -> Lock | None:
+        """The lock parsed (every entry: lock --check itself needs only the header)."""
+        return None if self.read is None else self.read.lock
 
 
 def expected_of(
@@ -177,14 +187,13 @@ class Examiner:
             return LockCheck(Status.UNREADABLE)
         except ModelenvError as exc:
             return LockCheck(Status.UNREADABLE, (Problem("", "", exc.message),))
-        lock = read.lock
         header = read.header
         if header is None or header.scheme != FINGERPRINT_SCHEME:
-            return LockCheck(Status.UNREADABLE, lock=lock)
+            return LockCheck(Status.UNREADABLE, read=read)
         if header.fingerprint != plan.fingerprint():
-            return LockCheck(Status.STALE, lock=lock)
+            return LockCheck(Status.STALE, read=read)
         if not read.intact:
-            return LockCheck(Status.EDITED, lock=lock)
+            return LockCheck(Status.EDITED, read=read)
         versions: Mapping[str, str | None]
         if local:
             merged, versions = plan.merged, plan.system
@@ -200,8 +209,8 @@ class Examiner:
         if system is not None:
             problems += _recorded_versions(header.system, system)
         if problems:
-            return LockCheck(Status.INVALID, tuple(problems), lock)
-        return LockCheck(Status.UP_TO_DATE, lock=lock)
+            return LockCheck(Status.INVALID, tuple(problems), read)
+        return LockCheck(Status.UP_TO_DATE, read=read)
 
 
 def _body_check(body: Body, envs: Sequence[Env]) -> _OwnCheck:
@@ -209,8 +218,55 @@ def _body_check(body: Body, envs: Sequence[Env]) -> _OwnCheck:
     key = tuple(envs)
     found: _OwnCheck | None = body.derived.get(key)
     if found is None:
-        found = body.derived[key] = _own_problems(body.packages, envs)
+        if body.scan is not None:
+            found = _scan_problems(body.scan, envs)
+        else:
+            found = _own_problems(body.packages, envs)
+        body.derived[key] = found
     return found
+
+
+class _ByName(Mapping[str, list[LockedPackage]]):
+    """A scanned body's entries by name, each made when a check asks for it."""
+
+    def __init__(self, scan: Scan, positions: dict[str, list[int]]) -> None:
+        self._scan = scan
+        self._positions = positions
+        self._made: dict[str, list[LockedPackage]] = {}
+
+    def __getitem__(self, name: str) -> list[LockedPackage]:
+        made = self._made.get(name)
+        if made is None:
+            made = self._made[name] = [self._scan.package(i) for i in self._positions[name]]
+        return made
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._positions)
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+
+def _scan_problems(scan: Scan, envs: Sequence[Env]) -> _OwnCheck:
+    """:func:`_own_problems` for a scanned body, looking closer only at what
+    may be wrong: every entry has a hash (the scan's shape says so), a version
+    to check (cached by its text), and a name pinned once or more."""
+    positions: dict[str, list[int]] = {}
+    for i, name in enumerate(scan.names):
+        positions.setdefault(name, []).append(i)
+    by_name = _ByName(scan, positions)
+    problems: list[Problem] = []
+    if not all(map(_is_version, scan.versions)):
+        for i, version in enumerate(scan.versions):
+            if not _is_version(version):
+                pkg = scan.package(i)
+                problems.append(
+                    Problem("", _head(pkg), f"{_head(pkg)}: {version!r} is not a PEP 440 version")
+                )
+    for name, where in positions.items():
+        if len(where) > 1:
+            problems += _overlaps(name, by_name[name], envs)
+    return tuple(problems), by_name
 
 
 def _recorded_versions(
@@ -239,7 +295,7 @@ def verify_body(
 
 # A body's own problems (an entry without a hash or a version, a package pinned
 # twice), and its entries by name: what the checks of each requirement use.
-_OwnCheck = tuple[tuple["Problem", ...], dict[str, list[LockedPackage]]]
+_OwnCheck = tuple[tuple["Problem", ...], Mapping[str, list[LockedPackage]]]
 
 
 def _own_problems(packages: Sequence[LockedPackage], envs: Sequence[Env]) -> _OwnCheck:

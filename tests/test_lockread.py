@@ -12,9 +12,19 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from compiler.errors import ModelenvError
 from compiler.fsutil import read_regular_into
-from compiler.lockfile import body_of, header_end, parse_header, sha256_text
+from compiler.lockfile import (
+    body_of,
+    header_end,
+    parse_header,
+    parse_lock_body,
+    scan_body,
+    sha256_text,
+)
 from compiler.locking import render_lock
 from compiler.lockread import LockReader
 from compiler.paths import Paths
@@ -220,3 +230,108 @@ def test_one_walk_finds_links_leftovers_and_locks_without_entering_a_link(
     expected = {locks / "m/default/py3.11.txt"}
     assert orphan_locks(paths, expected, tree) == orphan_locks(paths, expected)
     assert orphan_locks(paths, expected) == [locks / "m/default/py3.12.txt"]
+
+
+# ------------------------------------------- one pass over a body in uv's shape
+
+BUNDLED = sorted((Path(__file__).resolve().parent.parent / "locks").rglob("*.txt"))
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: str(p.relative_to(p.parents[3])))
+def test_the_scan_of_a_bundled_lock_reads_what_the_parser_reads(path: Path) -> None:
+    body = body_of(path.read_text(encoding="utf-8"))
+    scan = scan_body(body)
+    assert scan is not None
+    parsed = parse_lock_body(body)
+    assert [scan.package(i) for i in range(len(scan.names))] == parsed
+    assert (scan.names, scan.versions, scan.markers) == (
+        tuple(p.name for p in parsed),
+        tuple(p.version for p in parsed),
+        tuple(p.marker for p in parsed),
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"alpha @ https://example.org/alpha-1.0.whl \\\n    {H}\n",  # a direct URL
+        "alpha==1.0\n    # via m\n",  # no hash
+        f"alpha==1.0 \\\n    # via m\n    {H}\n",  # the hash after a note
+        f"# a comment at the margin\nalpha==1.0 \\\n    {H}\n",
+        f"alpha==1.0 \\\n    {H}\n# a comment at the margin\n",
+        f"  alpha==1.0 \\\n    {H}\n",  # indented first line
+        f"alpha==1.0 \\\r\n    {H}\r\n",  # CRLF
+        f"alpha==1.0 ; sys_platform == 'linux'  \\\n    {H}\n",  # two spaces
+        f"alpha==1.0 ;  sys_platform == 'linux' \\\n    {H}\n",
+        f"alpha==1.0 ; x --hash=sha256:{'c' * 64} \\\n    {H}\n",  # a hash in the marker
+        f"alpha==1.0 {H}\n",  # the hash on the entry's line
+        f"alpha[extra]==1.0 \\\n    {H}\n",
+        f"alpha ==1.0 \\\n    {H}\n",
+        f"alpha==1.0;sys_platform == 'linux' \\\n    {H}\n",
+        "--index-url https://example.org/simple\n",
+    ],
+)
+def test_a_body_not_in_uvs_shape_is_left_to_the_parser(body: str) -> None:
+    assert scan_body(body) is None
+
+
+def test_scan_and_parser_find_the_same_problems() -> None:
+    # Pinned twice (overlapping or not), a version that is not one, a blank line.
+    body = (
+        f"alpha==1.0 ; sys_platform != 'win32' \\\n    {H}\n"
+        f"alpha==1.1 ; sys_platform == 'linux' \\\n    {H}\n\n"
+        f"beta==not-a-version \\\n    {H} \\\n    {H2}\n    # via m\n"
+        f"gamma==2.0 ; sys_platform == 'win32' \\\n    {H}\n"
+        f"Gamma==2.1 ; sys_platform == 'linux' \\\n    {H}"
+    )
+    from compiler.verify import _own_problems, _scan_problems, universal_environments
+
+    envs = universal_environments(PY)
+    scan = scan_body(body)
+    assert scan is not None
+    problems, by_name = _scan_problems(scan, envs)
+    expected_problems, expected_by_name = _own_problems(parse_lock_body(body), envs)
+    assert problems == expected_problems and len(problems) == 2
+    assert dict(by_name) == dict(expected_by_name)
+
+
+def test_a_body_the_parser_refuses_is_unreadable(project: Path) -> None:
+    m = plan_of(project, "m")
+    path = write_lock(project, m, f"{GOOD}--index-url https://example.org/simple\n")
+    check = examine(path, m)
+    assert check.status is Status.UNREADABLE
+    assert [str(p) for p in check.problems] == [
+        "unexpected line in a lock: '--index-url https://example.org/simple'"
+    ]
+
+
+# Whole entries, most in uv's shape, some not, and stray lines.
+_BLOCKS = [
+    f"alpha==1.0 \\\n    {H}",
+    f"Beta.Pkg==2.0rc1 ; sys_platform == 'linux' \\\n    {H} \\\n    {H2}\n    # via alpha",
+    f"gamma==3 ; python_full_version < '3.12' and sys_platform != 'win32' \\\n    {H}",
+    f"alpha==1.1 ; sys_platform == 'win32' \\\n    {H}\n    # via\n    #   beta",
+    f"delta @ https://example.org/delta-1.0.whl \\\n    {H}",
+    "epsilon==1.0\n    # via m",
+    f"zeta==1 ;  x \\\n    {H}",
+    f"eta==1 {H}",
+    "# at the margin",
+    "",
+    "  ",
+]
+
+
+@given(st.lists(st.sampled_from(_BLOCKS), max_size=8), st.booleans())
+def test_the_scan_never_reads_a_body_otherwise_than_the_parser(
+    blocks: list[str], newline_at_end: bool
+) -> None:
+    body = "\n".join(blocks) + ("\n" if newline_at_end and blocks else "")
+    scan = scan_body(body)
+    try:
+        parsed = parse_lock_body(body)
+    except ModelenvError:
+        assert scan is None
+        return
+    if scan is not None:
+        assert [scan.package(i) for i in range(len(scan.names))] == parsed
+        assert all(p.has_hash for p in parsed)
