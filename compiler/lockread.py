@@ -44,7 +44,7 @@ class Body:
     sha256: str  # of ``raw``, computed here: "sha256:<hex>"
     text: str
     scan: Scan | None
-    # What was worked out from this body alone (verify.py: its own problems
+    # What was worked out from this body alone (bodycheck.py: its own problems
     # for a set of marker environments), kept with it for the next lock.
     derived: dict[Any, Any] = field(default_factory=dict)
 

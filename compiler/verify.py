@@ -19,21 +19,22 @@ hash is the real one (the install checks that).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .bodycheck import Problem, body_check, head, is_version, own_problems
 from .errors import ModelenvError
+from .lockenvs import Env, applies, describe, environments, universal_environments
 from .lockfile import Lock, LockedPackage
 
 if TYPE_CHECKING:
-    from packaging.markers import Marker
     from packaging.specifiers import SpecifierSet
 
-    from .lockfile import LockHeader, Scan
-    from .lockread import Body, ReadLock
+    from .lockfile import LockHeader
+    from .lockread import ReadLock
     from .markers import FactValue
     from .merge import Merged
     from .plan import Plan
@@ -50,9 +51,6 @@ __all__ = [
     "universal_environments",
     "verify_body",
 ]
-
-# A marker environment, hashable for caching: sorted (variable, value) pairs.
-Env = tuple[tuple[str, str], ...]
 
 
 class Status(str, Enum):
@@ -79,16 +77,6 @@ class Expected:
         if self.requirement != self.written:
             shown += f" (-> {self.requirement})"
         return f"{'constraint ' if self.constraint else ''}{shown} ({self.origin})"
-
-
-@dataclass(frozen=True)
-class Problem:
-    requirement: str  # "" for a problem of the lock as a whole
-    pin: str  # the entry as locked, "" when there is none
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
 
 
 @dataclass(frozen=True)
@@ -201,7 +189,7 @@ class Examiner:
             merged = plan.spec_merged
             versions = header.system if system is None else system
         envs = environments(plan)
-        own, by_name = _body_check(read.body, envs)
+        own, by_name = body_check(read.body, envs)
         problems = [
             *own,
             *_expected_problems(expected_of(merged, versions, plan.facts), by_name, envs),
@@ -211,62 +199,6 @@ class Examiner:
         if problems:
             return LockCheck(Status.INVALID, tuple(problems), read)
         return LockCheck(Status.UP_TO_DATE, read=read)
-
-
-def _body_check(body: Body, envs: Sequence[Env]) -> _OwnCheck:
-    """:func:`_own_problems`, once per body and set of environments."""
-    key = tuple(envs)
-    found: _OwnCheck | None = body.derived.get(key)
-    if found is None:
-        if body.scan is not None:
-            found = _scan_problems(body.scan, envs)
-        else:
-            found = _own_problems(body.packages, envs)
-        body.derived[key] = found
-    return found
-
-
-class _ByName(Mapping[str, list[LockedPackage]]):
-    """A scanned body's entries by name, each made when a check asks for it."""
-
-    def __init__(self, scan: Scan, positions: dict[str, list[int]]) -> None:
-        self._scan = scan
-        self._positions = positions
-        self._made: dict[str, list[LockedPackage]] = {}
-
-    def __getitem__(self, name: str) -> list[LockedPackage]:
-        made = self._made.get(name)
-        if made is None:
-            made = self._made[name] = [self._scan.package(i) for i in self._positions[name]]
-        return made
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._positions)
-
-    def __len__(self) -> int:
-        return len(self._positions)
-
-
-def _scan_problems(scan: Scan, envs: Sequence[Env]) -> _OwnCheck:
-    """:func:`_own_problems` for a scanned body, looking closer only at what
-    may be wrong: every entry has a hash (the scan's shape says so), a version
-    to check (cached by its text), and a name pinned once or more."""
-    positions: dict[str, list[int]] = {}
-    for i, name in enumerate(scan.names):
-        positions.setdefault(name, []).append(i)
-    by_name = _ByName(scan, positions)
-    problems: list[Problem] = []
-    if not all(map(_is_version, scan.versions)):
-        for i, version in enumerate(scan.versions):
-            if not _is_version(version):
-                pkg = scan.package(i)
-                problems.append(
-                    Problem("", _head(pkg), f"{_head(pkg)}: {version!r} is not a PEP 440 version")
-                )
-    for name, where in positions.items():
-        if len(where) > 1:
-            problems += _overlaps(name, by_name[name], envs)
-    return tuple(problems), by_name
 
 
 def _recorded_versions(
@@ -289,32 +221,8 @@ def verify_body(
 ) -> list[Problem]:
     """Every way the body fails ``expected`` in the marker environments ``envs``
     (see :func:`environments`); empty when it holds."""
-    own, by_name = _own_problems(packages, envs)
+    own, by_name = own_problems(packages, envs)
     return [*own, *_expected_problems(expected, by_name, envs)]
-
-
-# A body's own problems (an entry without a hash or a version, a package pinned
-# twice), and its entries by name: what the checks of each requirement use.
-_OwnCheck = tuple[tuple["Problem", ...], Mapping[str, list[LockedPackage]]]
-
-
-def _own_problems(packages: Sequence[LockedPackage], envs: Sequence[Env]) -> _OwnCheck:
-    problems: list[Problem] = []
-    by_name: dict[str, list[LockedPackage]] = {}
-    for pkg in packages:
-        by_name.setdefault(pkg.name, []).append(pkg)
-        if not pkg.has_hash:
-            problems.append(
-                Problem("", _head(pkg), f"{_head(pkg)} has no hash: uv cannot install it")
-            )
-        if pkg.url is None and not _is_version(pkg.version):
-            problems.append(
-                Problem("", _head(pkg), f"{_head(pkg)}: {pkg.version!r} is not a PEP 440 version")
-            )
-    for name, pins in by_name.items():
-        if len(pins) > 1:
-            problems += _overlaps(name, pins, envs)
-    return tuple(problems), by_name
 
 
 def _expected_problems(
@@ -324,27 +232,6 @@ def _expected_problems(
     for exp in expected:
         problems += _check_expected(exp, by_name, envs)
     return problems
-
-
-def _head(pkg: LockedPackage) -> str:
-    return pkg.pin
-
-
-def _overlaps(name: str, pins: list[LockedPackage], envs: Sequence[Env]) -> list[Problem]:
-    out = []
-    for i, a in enumerate(pins):
-        for b in pins[i + 1 :]:
-            where = next((e for e in envs if _applies(a.marker, e) and _applies(b.marker, e)), None)
-            if where is not None:
-                out.append(
-                    Problem(
-                        "",
-                        _head(a),
-                        f"{name} is pinned twice for overlapping markers ({_head(a)} and"
-                        f" {_head(b)}; both apply on {_describe(where)})",
-                    )
-                )
-    return out
 
 
 def _check_expected(
@@ -364,19 +251,19 @@ def _check_expected(
         applied = []
         missing = None
         for env in envs:
-            if not _applies(marker, env):
+            if not applies(marker, env):
                 continue
-            here = [p for p in pins if _applies(p.marker, env)]
+            here = [p for p in pins if applies(p.marker, env)]
             if not here and missing is None:
                 missing = env
             applied += [p for p in here if p not in applied]
         if missing is not None and not exp.constraint:
-            where = f" for {_describe(missing)}" if pins else ""
+            where = f" for {describe(missing)}" if pins else ""
             problems.append(Problem(exp.requirement, "", f"{exp} is not pinned{where} in the lock"))
     for pin in applied:
         # A direct URL has no version to compare; a non-version is reported above.
-        if pin.url is None and _is_version(pin.version) and not _satisfies(specifier, pin.version):
-            problems.append(Problem(exp.requirement, _head(pin), _mismatch(exp, pin)))
+        if pin.url is None and is_version(pin.version) and not _satisfies(specifier, pin.version):
+            problems.append(Problem(exp.requirement, head(pin), _mismatch(exp, pin)))
     return problems
 
 
@@ -385,22 +272,9 @@ def _mismatch(exp: Expected, pin: LockedPackage) -> str:
         recorded = exp.requirement.split("==", 1)[-1].split(";")[0].strip()
         return (
             f"#system_{exp.system}# must pin the recorded version {recorded},"
-            f" the lock pins {_head(pin)}"
+            f" the lock pins {head(pin)}"
         )
-    return f"{exp} is pinned at {_head(pin)}, which does not satisfy it"
-
-
-@functools.lru_cache(maxsize=16384)
-def _is_version(text: str) -> bool:
-    # packaging before 26 raises InvalidVersion from SpecifierSet.contains for
-    # one (a traceback in lock --check); from 26 on it is quietly "no match".
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        Version(text)
-    except InvalidVersion:
-        return False
-    return True
+    return f"{exp} is pinned at {head(pin)}, which does not satisfy it"
 
 
 @functools.lru_cache(maxsize=16384)
@@ -422,84 +296,3 @@ def _requirement(text: str) -> tuple[str, SpecifierSet, str | None] | None:
         return None
     marker = str(req.marker) if req.marker is not None else None
     return canonical(req.name), req.specifier, marker
-
-
-# The platforms a universal lock covers, each at the lock's X.Y (first and a
-# late patch release: uv may split a pin on python_full_version).
-_PLATFORMS = (
-    ("posix", "linux", "Linux", "x86_64"),
-    ("posix", "linux", "Linux", "aarch64"),
-    ("posix", "darwin", "Darwin", "arm64"),
-    ("posix", "darwin", "Darwin", "x86_64"),
-    ("nt", "win32", "Windows", "AMD64"),
-)
-_PATCHES = ("0", "99")
-
-
-def environments(plan: Plan) -> list[Env]:
-    """The marker environments a plan's lock must hold in: a target's own
-    values for a target's lock, else every platform a universal lock covers."""
-    if plan.host is not None:
-        return [_frozen({**plan.host.markers, "extra": ""})]
-    return universal_environments(plan.python)
-
-
-@functools.lru_cache(maxsize=64)
-def universal_environments(python: str) -> list[Env]:
-    out = []
-    for os_name, sys_platform, system, machine in _PLATFORMS:
-        for patch in _PATCHES:
-            full = f"{python}.{patch}"
-            values = {
-                "implementation_name": "cpython",
-                "implementation_version": full,
-                "os_name": os_name,
-                "platform_machine": machine,
-                "platform_python_implementation": "CPython",
-                "platform_release": "",
-                "platform_system": system,
-                "platform_version": "",
-                "python_full_version": full,
-                "python_version": python,
-                "sys_platform": sys_platform,
-                "extra": "",
-            }
-            out.append(_frozen(values))
-    return out
-
-
-def _frozen(values: Mapping[str, str]) -> Env:
-    return tuple(sorted(values.items()))
-
-
-def _describe(env: Env) -> str:
-    v = dict(env)
-    return (
-        f"{v.get('sys_platform', '?')} {v.get('platform_machine', '?')},"
-        f" Python {v.get('python_full_version', '?')}"
-    )
-
-
-@functools.lru_cache(maxsize=65536)
-def _applies(marker: str | None, env: Env) -> bool:
-    if not marker:
-        return True
-    parsed = _marker(marker)
-    if parsed is None:
-        return True  # a marker packaging cannot read is judged by the resolver, not here
-    from packaging.markers import UndefinedEnvironmentName
-
-    try:
-        return parsed.evaluate(dict(env))
-    except UndefinedEnvironmentName:
-        return True
-
-
-@functools.lru_cache(maxsize=4096)
-def _marker(text: str) -> Marker | None:
-    from packaging.markers import InvalidMarker, Marker
-
-    try:
-        return Marker(text)
-    except InvalidMarker:
-        return None

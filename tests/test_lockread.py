@@ -284,13 +284,14 @@ def test_scan_and_parser_find_the_same_problems() -> None:
         f"gamma==2.0 ; sys_platform == 'win32' \\\n    {H}\n"
         f"Gamma==2.1 ; sys_platform == 'linux' \\\n    {H}"
     )
-    from compiler.verify import _own_problems, _scan_problems, universal_environments
+    from compiler.bodycheck import own_problems, scan_problems
+    from compiler.lockenvs import universal_environments
 
     envs = universal_environments(PY)
     scan = scan_body(body)
     assert scan is not None
-    problems, by_name = _scan_problems(scan, envs)
-    expected_problems, expected_by_name = _own_problems(parse_lock_body(body), envs)
+    problems, by_name = scan_problems(scan, envs)
+    expected_problems, expected_by_name = own_problems(parse_lock_body(body), envs)
     assert problems == expected_problems and len(problems) == 2
     assert dict(by_name) == dict(expected_by_name)
 
