@@ -1,20 +1,11 @@
-"""Building environments from locks: atomically, once under concurrency.
-
-The order of events for a build, and why:
-1. take the environment's file lock, then look again: another process may have
-   finished the same build while we waited;
-2. clean leftovers of builds that were killed (only safe under the lock);
-3. build in ``.<X.Y.Z>.build-<pid>`` beside the final directory;
-4. write the lock copy, then the record, last;
-5. swap: the old environment (if any) is renamed aside, the new one renamed
-   into place, the old one deleted. A SIGKILL at any moment leaves the old
-   environment, or none, at the final path; never a half-built one.
-"""
+"""Environments for requests: found up to date, kept when only their record
+is out of date, else built under the environment's file lock from the lock
+:mod:`compiler.lockchoice` chooses, by :mod:`compiler.building` (which says
+in what order a build happens, and why)."""
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import os
 from collections.abc import Callable
@@ -22,29 +13,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__, uv
+from .building import build_env, cleanup_leftovers, make_root, refuse_if_in_use, swap
 from .envlock import env_lock
-from .errors import ModelenvError
-from .fsutil import atomic_write, check_within, os_error, remove_path
+from .fsutil import atomic_write, os_error, remove_path
 from .host import host_facts, inspect_interpreter
-from .indexes import mask_secrets
-from .install import base_site_pth, check_closure, install_lock
-from .leases import live_leases
-from .lockfile import lock_path, parse_lock, sha256_text
-from .locking import compile_lock
-from .paths import Paths, display
+from .lockchoice import Chosen, choose_lock
+from .lockfile import sha256_text
+from .paths import Paths
 from .plan import Plan, make_plan
 from .request import Request
 from .store import (
-    LOCK_NAME,
-    RECORD_FORMAT,
     RECORD_NAME,
     Environment,
     env_python,
     env_root,
     find_current,
     inputs_of,
-    is_leftover,
     read_record,
     request_key,
     resolve_python,
@@ -54,10 +38,6 @@ from .store import (
 from .ui import WARNING
 
 __all__ = ["BuildReport", "ensure"]
-
-# Tests set this to a file path; the build process then writes each step's name
-# there before doing it, so that a test can SIGKILL it at a chosen moment.
-_TRACE_VAR = "MODELENV_TEST_TRACE"
 
 
 @dataclass(frozen=True)
@@ -84,200 +64,11 @@ class BuildReport:
         )
 
 
-@dataclass(frozen=True)
-class _Chosen:
-    """The lock an environment is built from, and the plan to build it with."""
-
-    text: str
-    source: str  # "committed" or "local"
-    reason: str  # why the committed lock did not apply ("" when it did)
-    plan: Plan
-    target: str | None = None  # the target whose committed lock this is
-    # [path, stat_key] of the committed lock's file, taken before its text was
-    # read: a relock after that moment is then a change the record shows.
-    lock_file: list[Any] | None = None
-
-
-def _trace(step: str) -> None:
-    target = os.environ.get(_TRACE_VAR)
-    if target:
-        with open(target, "a", encoding="utf-8") as f:
-            f.write(step + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        import time
-
-        delay = os.environ.get("MODELENV_TEST_STEP_DELAY")
-        if delay:
-            time.sleep(float(delay))
-        if os.environ.get("MODELENV_TEST_PAUSE_AT") == step:
-            # Held here for the test to kill, however slow the machine (bounded).
-            time.sleep(120)
-
-
-def _read_committed(path: Path) -> tuple[str, list[Any]]:
-    """A committed lock's text, and its record entry ([path, stat]) taken first."""
-    entry = [str(path), stat_key(path)]
-    return path.read_text(encoding="utf-8"), entry
-
-
-def _committed_lock(paths: Paths, plan: Plan) -> tuple[Path | None, str]:
-    """The committed lock if it applies on this host, else (None, why not)."""
-    from .verify import examine
-
-    path = lock_path(paths.locks, plan.spec.name, plan.engine_name, plan.python)
-    check_within(paths.locks, path)  # never read through a link out of locks/
-    check = examine(path, plan)
-    if not check.ok:
-        why = f"the committed lock {display(path)} {'is ' if check.problems == () else ''}"
-        why += check.status.value
-        if check.problems:
-            why += " (" + "; ".join(map(str, check.problems[:3])) + ")"
-        return None, why
-    if plan.overridden:
-        return None, "overrides or -p change the requirements"
-    assert check.lock is not None and check.lock.header is not None
-    header = check.lock.header
-    from .targeting import same_version
-
-    differ = [
-        k
-        for k in sorted(set(header.system) | set(plan.system))
-        if not same_version(header.system.get(k), plan.system.get(k))
-    ]
-    if differ:
-        diff = ", ".join(
-            f"{k} {header.system.get(k) or 'absent'} in the lock, {plan.system.get(k) or 'absent'}"
-            " on this host"
-            for k in differ
-        )
-        return None, f"host versions differ from the committed lock ({diff})"
-    return path, ""
-
-
-def _preferences(paths: Paths, plan: Plan, *, skip_installed: bool) -> str:
-    """Where a local lock starts: the committed lock's pins, and the host's
-    versions in place of those when the environment may reuse them. Never an
-    earlier local lock: it was made for another request (another -p), and its
-    pins would outlive it. Pins only, no hashes: those come from the index."""
-    committed = lock_path(paths.locks, plan.spec.name, plan.engine_name, plan.python)
-    try:
-        check_within(paths.locks, committed)
-        pins = {p.pin: p.name for p in parse_lock(committed.read_text(encoding="utf-8")).packages}
-    except (OSError, UnicodeDecodeError, ModelenvError):
-        pins = {}
-    host = plan.interpreter.packages if (skip_installed and plan.interpreter) else {}
-    lines = [pin for pin, name in pins.items() if name not in host]
-    lines += [f"{name}=={version}" for name, version in sorted(host.items())]
-    return "".join(f"{line}\n" for line in lines)
-
-
-def _resolve_local(
-    paths: Paths,
-    plan: Plan,
-    dest: Path,
-    *,
-    skip_installed: bool,
-    offline: bool,
-    say: Callable[[str], None],
-) -> None:
-    say("resolving a local lock for this host (this needs the package index)")
-    # uv reads the pins of its output file as preferences.
-    preferences = _preferences(paths, plan, skip_installed=skip_installed)
-    result = compile_lock(plan, dest, offline=offline, preferences=preferences)
-    if not result.ok:
-        raise ModelenvError(
-            f"{plan.spec.name} [{plan.engine_name}, py{plan.python}]: resolution failed:\n"
-            + "\n".join(f"    {line}" for line in result.error.splitlines()),
-            hint="check the index settings with 'modelenv show'"
-            + ("; --offline resolves only from uv's cache" if offline else ""),
-        )
-
-
-def _cleanup_leftovers(root: Path, version: str, say: Callable[[str], None]) -> None:
-    """Remove what killed builds left (only safe under the lock). One that cannot
-    go is reported and left: it never stands in the way of a build or a launch."""
-    for name in os.listdir(root):
-        if is_leftover(name, version):
-            why = remove_path(root / name)
-            if why is not None:
-                say(f"{WARNING}cannot remove {root / name}, left by a killed build: {why}")
-
-
-def _build(
-    staging: Path,
-    plan: Plan,
-    lock_text: str,
-    *,
-    key: str,
-    inputs: dict[str, Any],
-    lock_source: str,
-    skip_installed: bool,
-    offline: bool,
-    target: str | None = None,
-    lock_file: list[Any] | None = None,
-    say: Callable[[str], None] = lambda _msg: None,
-) -> tuple[list[str], list[str]]:
-    interp = plan.interpreter
-    assert interp is not None
-    system_site = plan.spec.env.system_site_packages
-    skip = skip_installed and system_site
-    _trace("venv")
-    result = uv.run(
-        uv.venv_command(str(staging), interp.executable, system_site_packages=system_site)
-    )
-    if not result.ok:
-        raise ModelenvError(f"uv venv failed for {display(staging)}:\n    {result.stderr.strip()}")
-    if system_site and interp.is_venv:
-        base_site_pth(staging, interp)
-    _trace("install")
-    installed, reused = install_lock(
-        staging, lock_text, interp, skip_installed=skip, plan=plan, offline=offline, say=say
-    )
-    _trace("check")
-    check_closure(staging, plan)
-    _trace("lock-copy")
-    # Credentials in a direct URL (-p 'a @ https://user:pw@host/a.whl') are
-    # never stored: the copy (and its checksum in the record) has them masked.
-    lock_text = mask_secrets(lock_text)
-    atomic_write(staging / LOCK_NAME, lock_text)
-    record = {
-        "format": RECORD_FORMAT,
-        "model": plan.spec.name,
-        "engine": plan.engine_name,
-        "python": plan.python,
-        "key": key,
-        "launch": inputs,
-        "lock_source": lock_source,
-        "target": target,
-        # The committed lock's file as it was read: a relock (of a target's lock
-        # too) is a change. A repair passes the record's own: it builds from the copy.
-        "lock_file": lock_file,
-        "lock_fingerprint": plan.fingerprint(),
-        "lock_sha256": sha256_text(lock_text),
-        "base": {
-            "executable": interp.executable,
-            "version": interp.version,
-            "stat": stat_key(interp.executable),
-        },
-        "host_site": [[p, stat_key(p)] for p in interp.site_packages],
-        "system_site_packages": system_site,
-        "skip_installed": skip,
-        "installed": installed,
-        "reused": reused,
-        "modelenv_version": __version__,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    _trace("record")
-    atomic_write(staging / RECORD_NAME, json.dumps(seal(record), indent=2) + "\n")
-    return installed, reused
-
-
 def _revalidate(
     final: Path,
     plan: Plan,
     key: str,
-    chosen: _Chosen,
+    chosen: Chosen,
     *,
     inputs: dict[str, Any],
     skip_installed: bool,
@@ -327,81 +118,6 @@ def _revalidate(
     )
     atomic_write(final / RECORD_NAME, json.dumps(record, indent=2) + "\n")
     return Environment(final, env_python(final), record)
-
-
-def _swap(staging: Path, final: Path) -> None:
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        _trace("swap-out")
-        os.rename(final, old)
-    _trace("swap-in")
-    os.rename(staging, final)
-    if old is not None:
-        remove_path(old)  # what stays is a leftover the next build or gc reports
-
-
-def _refuse_if_in_use(final: Path) -> None:
-    """A rebuild replaces the environment's files: never under a running model."""
-    users = [pid for pid in live_leases(final) if pid != os.getpid()]
-    if users:
-        raise ModelenvError(
-            f"{display(final)} must be rebuilt, but process {', '.join(map(str, users))}"
-            " is using it",
-            hint="stop it and try again, or pass --force to rebuild under it",
-        )
-
-
-def _lock_text(
-    paths: Paths,
-    plan: Plan,
-    request: Request,
-    staging: Path,
-    *,
-    skip_installed: bool,
-    offline: bool,
-    say: Callable[[str], None],
-) -> _Chosen:
-    """The lock to build from: the matching target's committed lock, else the
-    universal committed lock, else a local lock resolved for this host."""
-    from .targetlock import choose_target, live_host, requested_target, target_lock
-
-    target = choose_target(
-        paths,
-        plan,
-        requested_target(request.target),
-        lambda: live_host(plan),
-        say,
-        explicit=request.target is not None,
-    )
-    if target is not None:
-        found = target_lock(paths, plan, request, target)
-        if found.path is not None:
-            text, entry = _read_committed(found.path)
-            return _Chosen(text, "committed", "", found.plan, target, entry)
-        committed, reason = None, found.reason
-    else:
-        committed, reason = _committed_lock(paths, plan)
-    if committed is not None:
-        text, entry = _read_committed(committed)
-        return _Chosen(text, "committed", "", plan, None, entry)
-    say(f"the committed lock does not apply: {reason}")
-    staging.mkdir()
-    try:
-        local = staging / ".local-lock.txt"
-        _resolve_local(paths, plan, local, skip_installed=skip_installed, offline=offline, say=say)
-        return _Chosen(local.read_text(encoding="utf-8"), "local", reason, plan)
-    finally:
-        remove_path(staging)
-
-
-def _make_root(home: Path, root: Path) -> None:
-    """Create the environment's folder, never through a link out of the store."""
-    store = home / "virtualenv"
-    store.mkdir(parents=True, exist_ok=True)
-    check_within(store, root.parent)
-    root.mkdir(parents=True, exist_ok=True)
-    check_within(store, root)
 
 
 def _live_plan(paths: Paths, request: Request) -> Plan:
@@ -462,7 +178,7 @@ def ensure(
     root = env_root(paths.home, plan.spec.name, plan.engine_name)
     label = f"{plan.spec.name} [{plan.engine_name}, py{interp.version}]"
     try:
-        _make_root(paths.home, root)
+        make_root(paths.home, root)
         lock = root / f".{interp.version}.lock"
         with env_lock(lock, f"building {label}", wait=wait, say=announce):
             return _ensure_locked(
@@ -497,14 +213,14 @@ def _ensure_locked(
     interp = plan.interpreter
     assert interp is not None
     final = root / interp.version
-    _cleanup_leftovers(root, interp.version, say)
+    cleanup_leftovers(root, interp.version, say)
     if not force:
         # Another process may have built it while we waited for the lock.
         current = find_current(paths, request, skip_installed=skip_installed)
         if current is not None:
             return BuildReport.up_to_date(current)
     staging = root / f".{interp.version}.build-{os.getpid()}"
-    chosen = _lock_text(
+    chosen = choose_lock(
         paths, plan, request, staging, skip_installed=skip_installed, offline=offline, say=say
     )
     if chosen.source == "committed" and not force:
@@ -515,9 +231,9 @@ def _ensure_locked(
             return BuildReport.up_to_date(kept, "revalidated")
     existed = final.exists()
     if existed and not force:
-        _refuse_if_in_use(final)
+        refuse_if_in_use(final)
     try:
-        installed, reused = _build(
+        installed, reused = build_env(
             staging,
             chosen.plan,
             chosen.text,
@@ -531,8 +247,8 @@ def _ensure_locked(
             say=say,
         )
         if existed and not force:
-            _refuse_if_in_use(final)  # again: a lease may have come during the build
-        _swap(staging, final)
+            refuse_if_in_use(final)  # again: a lease may have come during the build
+        swap(staging, final)
     except BaseException:
         remove_path(staging)
         raise

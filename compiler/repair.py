@@ -1,7 +1,7 @@
 """Repairing drift: an environment changed after its build (a package
 upgraded, removed or added by hand) is rebuilt from its own lock copy.
 
-Atomically like any build (materialise.py): under the environment's file lock,
+Atomically like any build (building.py): under the environment's file lock,
 built beside, its closure checked, swapped in whole; the environment keeps its
 record's request key, so launches find it as before. An environment whose
 spec changed since is not repaired but rebuilt by ``create``.
@@ -15,13 +15,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .building import build_env, cleanup_leftovers, refuse_if_in_use, swap
 from .envlock import env_lock
 from .errors import ModelenvError
 from .fsutil import os_error, remove_path
 from .host import inspect_interpreter
 from .indexes import IndexSettings
 from .lockfile import sha256_text
-from .materialise import _build, _cleanup_leftovers, _refuse_if_in_use, _swap
 from .paths import Paths
 from .plan import DEFAULT_ENGINE, make_plan
 from .request import Request
@@ -91,11 +91,11 @@ def repair(
     root = path.parent
     try:
         with env_lock(root / f".{path.name}.lock", f"repairing {label}"):
-            _cleanup_leftovers(root, path.name, lambda _msg: None)
-            _refuse_if_in_use(path)
+            cleanup_leftovers(root, path.name, lambda _msg: None)
+            refuse_if_in_use(path)
             staging = root / f".{path.name}.build-{os.getpid()}"
             try:
-                installed, _reused = _build(
+                installed, _reused = build_env(
                     staging,
                     plan,
                     lock_text,
@@ -110,8 +110,8 @@ def repair(
                     # a relock since is still a change (a target's lock too).
                     lock_file=list(lock_file) if lock_file else None,
                 )
-                _refuse_if_in_use(path)  # again: a lease may have come during the build
-                _swap(staging, path)
+                refuse_if_in_use(path)  # again: a lease may have come during the build
+                swap(staging, path)
             except BaseException:
                 remove_path(staging)
                 raise

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import compiler
-from compiler import locking, materialise
+from compiler import building, locking
 from compiler.errors import ModelenvError
 from compiler.store import LOCK_NAME
 
@@ -189,14 +189,14 @@ def test_a_full_disk_while_writing_the_lock_copy_or_the_record(
     monkeypatch: pytest.MonkeyPatch,
     victim: str,
 ) -> None:
-    real = materialise.atomic_write
+    real = building.atomic_write
 
     def full(path: Path, text: str) -> None:
         if path.name == victim:
             raise _fail(errno.ENOSPC, str(path))
         real(path, text)
 
-    monkeypatch.setattr(materialise, "atomic_write", full)
+    monkeypatch.setattr(building, "atomic_write", full)
     code, _out, err = run_cli(capfd, "create", "m", *idx(wheelhouse))
     assert code == 1
     assert "No space left on device" in err

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import compiler
+import compiler.lockchoice
 import compiler.locking
-import compiler.materialise
 from compiler.plan import Plan
 
 from .basevenv import torch_hosts
@@ -61,7 +61,7 @@ def no_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(plan: Plan, *args: object, **kw: object) -> None:
         raise AssertionError(f"a lock was resolved for {plan.spec.name}")
 
-    monkeypatch.setattr(compiler.materialise, "compile_lock", refuse)
+    monkeypatch.setattr(compiler.lockchoice, "compile_lock", refuse)
     monkeypatch.setattr(compiler.locking, "compile_lock", refuse)
 
 
