@@ -78,9 +78,25 @@ def make_root(home: Path, root: Path) -> None:
 
 def cleanup_leftovers(root: Path, version: str, say: Callable[[str], None]) -> None:
     """Remove what killed builds left (only safe under the lock). One that cannot
-    go is reported and left: it never stands in the way of a build or a launch."""
+    go is reported and left: it never stands in the way of a build or a launch.
+
+    A build killed with SIGKILL (alone, not its process group) leaves its uv
+    running on what it left. That uv is stopped first: deleting a folder under
+    a running ``uv pip install`` can leave its interpreter without its
+    ``pyvenv.cfg``, and uv then installs into the base interpreter.
+    """
+    from .children import stop_users
+
     for name in os.listdir(root):
         if is_leftover(name, version):
+            still = stop_users(str(root / name))
+            if still:
+                pids = ", ".join(map(str, still))
+                say(
+                    f"{WARNING}{root / name}, left by a killed build, is still used by"
+                    f" process {pids}; left for a later build or gc"
+                )
+                continue
             why = remove_path(root / name)
             if why is not None:
                 say(f"{WARNING}cannot remove {root / name}, left by a killed build: {why}")

@@ -1,16 +1,22 @@
 """Child processes (uv) that never outlive modelenv.
 
-A child started from the main thread runs in its own process group, so that
-it and whatever it starts (a build backend uv runs) can be stopped together;
-one started from another thread (lock's parallel resolutions) stays in
-modelenv's group, where the terminal's Ctrl-C reaches it, since only the main
-thread sees signals. While a child of the main thread runs, SIGTERM and
-SIGHUP raise :class:`~compiler.errors.Terminated` in modelenv, as SIGINT
-raises KeyboardInterrupt, when nothing else handles them (their handler is the
+A child stays in modelenv's process group: a signal to the group (a
+terminal's Ctrl-C, a supervisor's kill of the group, SIGKILL included)
+reaches it as it reaches modelenv. While a child of the main thread runs,
+SIGTERM and SIGHUP sent to modelenv alone raise
+:class:`~compiler.errors.Terminated` in modelenv, as SIGINT raises
+KeyboardInterrupt, when nothing else handles them (their handler is the
 default: a server calling ``ensure_env`` that set its own is left alone). On
-any exception while the child runs (those, a timeout, Ctrl-C), the group gets
+any exception while the child runs (those, a timeout, Ctrl-C), the child and
+every process it started (a build backend uv runs; found through /proc) get
 SIGTERM, then SIGKILL, each followed by a bounded wait; the exception then
 goes on, so that the caller's cleanup (an unfinished build's folder) runs.
+
+A child is never put in a group of its own: a SIGKILL of modelenv's group
+would then leave uv running, and an orphaned ``uv pip install`` whose
+unfinished environment is cleaned away installs into the base interpreter
+(seen in the crash tests). What a SIGKILL of modelenv alone leaves running
+is stopped by the next build before it cleans up (:func:`users_of`).
 """
 
 from __future__ import annotations
@@ -18,13 +24,12 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from .errors import Terminated
 
-__all__ = ["STOP_WAIT", "run", "stop"]
+__all__ = ["STOP_WAIT", "descendants", "run", "stop", "stop_users", "users_of"]
 
 # Seconds to wait for the group after each of SIGTERM and SIGKILL: uv exits at
 # once on SIGTERM; a child that ignores it still goes on SIGKILL.
@@ -43,14 +48,8 @@ def run(
     """``subprocess.run(argv, text=True)``, stdin closed; output captured when
     ``capture``, else on modelenv's own streams. Raises OSError when it cannot
     start, :class:`subprocess.TimeoutExpired` past ``timeout``, and whatever
-    interrupted the wait, each after the child's group was stopped."""
-    import threading
-
+    interrupted the wait, each after the child and what it started were stopped."""
     pipe = subprocess.PIPE if capture else None
-    # Only the main thread gets signals (and Ctrl-C's KeyboardInterrupt): a
-    # child started from another (lock's parallel resolutions) stays in
-    # modelenv's process group, where the terminal's Ctrl-C reaches it directly.
-    grouped = os.name == "posix" and threading.current_thread() is threading.main_thread()
     with _signals_raise() as arm:
         proc = subprocess.Popen(
             list(argv),
@@ -60,13 +59,12 @@ def run(
             stdout=pipe,
             stderr=pipe,
             text=True,
-            **(_own_group() if grouped else {}),  # type: ignore[call-overload]
         )
         try:
             arm()
             out, err = proc.communicate(timeout=timeout)
         except BaseException:
-            stop(proc, group=grouped)
+            stop(proc)
             for stream in (proc.stdout, proc.stderr):
                 if stream is not None:
                     stream.close()
@@ -74,42 +72,119 @@ def run(
     return subprocess.CompletedProcess(list(argv), proc.returncode, out or "", err or "")
 
 
-def _own_group() -> dict[str, object]:
-    if sys.version_info >= (3, 11):
-        return {"process_group": 0}
-    return {"start_new_session": True}  # pragma: no cover - 3.10
-
-
-def stop(proc: subprocess.Popen[str], *, group: bool = True) -> None:
-    """Stop ``proc`` and, when it leads one (``group``), its process group:
-    SIGTERM, then SIGKILL, each followed by a wait of at most
-    :data:`STOP_WAIT` seconds."""
-    if not group or os.name != "posix":
-        for end in (proc.terminate, proc.kill):
-            with contextlib.suppress(OSError):
-                end()
-            try:
-                proc.wait(timeout=STOP_WAIT)
-                return
-            except subprocess.TimeoutExpired:
-                continue
-        return
+def stop(proc: subprocess.Popen[str]) -> None:
+    """Stop ``proc`` and every process it started: SIGTERM, then SIGKILL,
+    each followed by a wait of at most :data:`STOP_WAIT` seconds."""
     import signal
 
-    for signum in (signal.SIGTERM, signal.SIGKILL):
-        # The group outlives its leader while what it started runs; its id
-        # cannot be reused until then.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signum)
+    # Found before the first signal: once ``proc`` is gone, its children are
+    # re-parented and can no longer be told from anyone else's.
+    tree = descendants(proc.pid)
+    for signum in (signal.SIGTERM, getattr(signal, "SIGKILL", signal.SIGTERM)):
+        with contextlib.suppress(OSError):
+            proc.send_signal(signum)
+        _signal_all(tree, signum)
         try:
             proc.wait(timeout=STOP_WAIT)
         except subprocess.TimeoutExpired:
             continue
-        if signum == signal.SIGTERM:
-            # The leader is gone: what it started and that ignored SIGTERM goes too.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+        _signal_all(tree, getattr(signal, "SIGKILL", signal.SIGTERM))
         return
+
+
+def _signal_all(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signum)
+
+
+def _processes() -> dict[int, tuple[int, bytes]]:
+    """pid -> (parent pid, command line) of every process /proc shows; empty
+    where there is no /proc."""
+    found: dict[int, tuple[int, bytes]] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return found
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmdline = f.read()
+            parent = int(stat.rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not ours to read
+        found[int(name)] = (parent, cmdline)
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes ``pid`` started, and theirs (Linux; elsewhere none)."""
+    children: dict[int, list[int]] = {}
+    for child, (parent, _cmdline) in _processes().items():
+        children.setdefault(parent, []).append(child)
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def users_of(path: str) -> list[int]:
+    """Live processes other than this one whose command line names ``path``
+    or a file below it (Linux; elsewhere none): a uv left running by a build
+    that was killed names its unfinished environment."""
+    own = os.getpid()
+    needle = os.fsencode(path)
+    out = []
+    for pid, (_parent, cmdline) in _processes().items():
+        if pid == own:
+            continue
+        for arg in cmdline.split(b"\0"):
+            if arg == needle or arg.startswith(needle + b"/"):
+                out.append(pid)
+                break
+    return out
+
+
+def stop_users(path: str) -> list[int]:
+    """SIGKILL what :func:`users_of` finds, and wait (at most
+    :data:`STOP_WAIT` seconds) for it to go; the pids still there after."""
+    import signal
+    import time
+
+    users = users_of(path)
+    if not users:
+        return []
+    _signal_all(users, getattr(signal, "SIGKILL", signal.SIGTERM))
+    deadline = time.monotonic() + STOP_WAIT
+    while True:
+        left = [pid for pid in users if _alive(pid)]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.01)
+
+
+def _alive(pid: int) -> bool:
+    """Is ``pid`` running (a zombie waiting for its parent is not)?"""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True
+        return True
 
 
 @contextlib.contextmanager

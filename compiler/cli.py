@@ -174,8 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("modelenv: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Terminated as exc:
-        # Raised while uv ran (compiler.children): uv was stopped with its
-        # process group, and the unfinished work cleaned up on the way here.
+        # Raised while uv ran (compiler.children): uv and what it started were
+        # stopped, and the unfinished work cleaned up on the way here.
         print(f"modelenv: {exc}; uv was stopped, nothing half-built is kept", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:

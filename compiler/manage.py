@@ -325,6 +325,13 @@ def _delete(entry: Entry, force: bool) -> int:
         if why is not None:
             raise _cannot(path, why)
         return 0 if path.is_symlink() else entry.size
+    if entry.status == "partial":
+        # A uv left running by a killed build goes first (see building.cleanup_leftovers).
+        from .children import stop_users
+
+        still = stop_users(str(path))
+        if still:
+            raise _cannot(path, f"still used by process {', '.join(map(str, still))}")
     # Rename first: the environment disappears from its final path in one step.
     in_place = entry.layout != "v4" or entry.status == "partial"
     doomed = path if in_place else path.with_name(f".{path.name}.old-{os.getpid()}")

@@ -162,7 +162,7 @@ def run(
         environment["COLUMNS"] = "10000"
     started = time.monotonic()
     try:
-        # Stopped with its process group if modelenv is interrupted or
+        # Stopped with what it started if modelenv is interrupted or
         # terminated meanwhile (compiler.children): uv never runs on its own.
         proc = children.run(argv, cwd=cwd, env=environment, capture=not live, timeout=timeout)
     except OSError as exc:
