@@ -76,6 +76,31 @@ def uv_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("uv-cache")
 
 
+def _base_site_packages() -> set[str]:
+    """The distributions of the interpreter beneath the test venv (where the
+    command line layers environments by default)."""
+    import sysconfig
+
+    found: set[str] = set()
+    for key in ("purelib", "platlib"):
+        folder = sysconfig.get_paths(vars={"base": sys.base_prefix, "platbase": sys.base_prefix})[
+            key
+        ]
+        if os.path.isdir(folder):
+            found.update(n for n in os.listdir(folder) if n.endswith((".dist-info", ".egg-info")))
+    return found
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _base_interpreter_untouched() -> Iterator[None]:
+    """No test may install into the base interpreter: a build that loses its
+    venv under uv once did (see compiler.children)."""
+    before = _base_site_packages()
+    yield
+    added = sorted(_base_site_packages() - before)
+    assert not added, f"the tests installed into the base interpreter {sys.base_prefix}: {added}"
+
+
 @pytest.fixture(autouse=True)
 def _isolate(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, uv_cache: Path
