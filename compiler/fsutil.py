@@ -130,14 +130,25 @@ def walk(root: Path) -> Tree:
                 name = entry.name
                 if len(name) >= 5 and name.startswith(".") and name.endswith(".tmp"):
                     temps.append(entry.path)
-                if entry.is_symlink():
+                link = entry.is_symlink()
+                if link:
                     links.append(entry.path)
-                if entry.is_dir():  # a linked folder too, as os.walk: listed, not entered
-                    if not entry.is_symlink():
-                        todo.append((entry.path, depth + 1))
-                else:
-                    files.append((entry.path, depth, entry.is_file()))
+                try:
+                    folder_like = entry.is_dir()  # a linked folder too, as os.walk
+                except OSError:
+                    folder_like = False  # as os.walk: then it is listed as a file
+                if not folder_like:
+                    files.append((entry.path, depth, _is_file(entry)))
+                elif not link:  # a linked folder is listed, never entered
+                    todo.append((entry.path, depth + 1))
     return Tree(tuple(sorted(links, key=Path)), tuple(sorted(temps, key=Path)), tuple(files))
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
 
 
 def stale_temps(folder: Path, tree: Tree | None = None) -> list[Path]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -235,6 +234,8 @@ def _lock(paths: Paths, ui: UI, keys: LockSet, args: argparse.Namespace) -> int:
 
     _broken(ui, keys)
     locked, failed = 0, len(keys.broken)
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
     from ..progress import LockProgress
 
     downloads = _python_downloads(args)  # once: it may read pyproject.toml
