@@ -1,7 +1,7 @@
 """Reading many locks in one run (``lock --check``, a no-op ``lock``).
 
-Each lock is read as bytes in one system call, and a regular file only (a FIFO
-in locks/ would block the reader forever). A body already read in this run is
+Each lock is read as bytes into one buffer reused for every lock, and from a
+regular file only (a FIFO in locks/ would block the reader forever). A body already read in this run is
 neither decoded, hashed nor parsed again: the header names its body's sha256,
 and when a body of that digest was read before and holds the same bytes, it is
 that body. Locks often share a body (models an importer wrote from one
