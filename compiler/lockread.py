@@ -4,9 +4,10 @@ Each lock is read as bytes into one buffer reused for every lock, and from a
 regular file only (a FIFO in locks/ would block the reader forever). A body
 already read in this run is neither decoded, hashed nor parsed again: the
 header names its body's sha256, and when a body of that digest was read before
-and holds the same bytes, it is that body. Locks often share a body (models an importer wrote from one
-registry, with the same engine's packages), and a big lock's body is most of
-the cost of checking it: decoding, hashing and parsing 5,000 hash lines.
+and holds the same bytes, it is that body. Locks often share a body (models an
+importer wrote from one registry, with the same engine's packages), and a big
+lock's body is most of the cost of checking it: decoding, hashing and parsing
+5,000 hash lines.
 
 The bytes are compared, never trusted from the header: a body that differs in
 one byte is decoded, hashed and parsed like any other.
