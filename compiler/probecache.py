@@ -13,8 +13,16 @@ distribution adds or removes an entry in its site folder, so that folder's
 mtime and ctime change; rewriting a METADATA changes that file's. An entry
 whose files changed in the two seconds before the probe is not kept: a later
 change within the same tick of the filesystem clock would look alike (git's
-"racy" rule). Editing another file in place (a ``.pth``, torch's
+"racy" rule). A venv's ``pyvenv.cfg`` is watched too (rewritten in place, it
+changes ``sys.path``). Editing another file in place (a ``.pth``, torch's
 ``version.py``) is not seen; ``MODELENV_NO_PROBE_CACHE=1`` turns the cache off.
+
+What the answer owes to the machine rather than to those files (the kernel's
+marker values, the C library's version) is kept with the entry and compared
+too: a kernel upgrade, or a home shared by machines, means a new probe. An
+executable that is not the interpreter it starts (a pyenv shim, a wrapper
+script) is never cached: which interpreter it starts can change while its
+file stays the same.
 
 Entries live in ``<home>/cache/interpreters/``; a link there out of the home
 turns the cache off rather than be followed. The cache is an optimisation
@@ -38,7 +46,7 @@ from .fresh import flag
 __all__ = ["FOLDER", "cached_probe", "use_home"]
 
 FOLDER = ("cache", "interpreters")
-_FORMAT = 1
+_FORMAT = 2
 _RACY_NS = 2_000_000_000
 _home: list[Path] = []  # the home whose cache this process uses (set per plan)
 
@@ -66,6 +74,22 @@ def _identity(path: str) -> list[int] | None:
     return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
+def _machine() -> list[str]:
+    """What a probe answers from the running system, not from the interpreter's
+    files: the kernel (``platform_release``, ``platform_version``), the machine
+    and the C library (``platform.libc_ver``, which chooses the wheel platform)."""
+    if hasattr(os, "uname"):
+        u = os.uname()
+        facts = [u.sysname, u.release, u.version, u.machine]  # not the host name
+    else:  # pragma: no cover - Windows
+        facts = [os.name]
+    try:
+        facts.append(os.confstr("CS_GNU_LIBC_VERSION") or "")
+    except (AttributeError, ValueError, OSError):
+        facts.append("")
+    return facts
+
+
 def _entry_name(executable: str, script: str) -> str:
     key = f"{os.path.abspath(executable)}\0{script}"
     return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32] + ".json"
@@ -79,6 +103,8 @@ def _watched(executable: str, data: dict[str, Any]) -> list[str]:
         *data.get("site_packages", ()),
         *data.get("watch", ()),
     ]
+    if isinstance(data.get("prefix"), str):
+        paths.append(os.path.join(data["prefix"], "pyvenv.cfg"))  # a venv's sys.path
     return [p for p in dict.fromkeys(paths) if isinstance(p, str)]
 
 
@@ -92,6 +118,8 @@ def _load(folder: Path, name: str, executable: str) -> dict[str, Any] | None:
     watched = entry.get("watched")
     if entry.get("executable") != executable or not isinstance(watched, list):
         return None
+    if entry.get("machine") != _machine():
+        return None
     for item in watched:
         if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
             return None
@@ -102,13 +130,22 @@ def _load(folder: Path, name: str, executable: str) -> dict[str, Any] | None:
 
 
 def _store(folder: Path, name: str, executable: str, data: dict[str, Any], since: int) -> None:
+    started = data.get("executable")
+    if not isinstance(started, str) or os.path.realpath(started) != os.path.realpath(executable):
+        return  # a shim or wrapper: the interpreter it starts may change, its file not
     watched: list[tuple[str, list[int] | None]] = [
         (p, _identity(p)) for p in _watched(executable, data)
     ]
     for _path, ident in watched:
         if ident is not None and max(ident[3], ident[4]) >= since - _RACY_NS:
             return  # changed just now: a change in the same tick would not show
-    entry = {"format": _FORMAT, "executable": executable, "watched": watched, "data": data}
+    entry = {
+        "format": _FORMAT,
+        "executable": executable,
+        "machine": _machine(),
+        "watched": watched,
+        "data": data,
+    }
     text = json.dumps(entry)
     from .fsutil import temp_sibling
 

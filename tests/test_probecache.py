@@ -191,3 +191,58 @@ def test_an_unwritable_cache_is_not_an_error(
     assert ask(python).packages["alpha"] == "1.0.0"
     assert ask(python).packages["alpha"] == "1.0.0"
     assert len(probes) == 2
+
+
+def test_a_wrapper_that_now_starts_another_interpreter_is_probed_again(
+    cache_home: Path, base: tuple[Path, Path], probes: list[str], tmp_path: Path, uv_cache: Path
+) -> None:
+    """A pyenv shim, a conda or module wrapper: the file at the path stays the
+    same while the interpreter it starts changes (``pyenv local``)."""
+    venv, wheels = base
+    other = tmp_path / "other"
+    base_venv(other, wheels, ["alpha==1.1.0"], uv_cache)
+    backdate(other)
+    choice = tmp_path / "choice"
+    choice.write_text(str(venv / "bin" / "python"))
+    shim = tmp_path / "python-shim"
+    shim.write_text(f'#!/bin/sh\nexec "$(cat {choice})" "$@"\n')
+    shim.chmod(0o755)
+    assert ask(str(shim)).packages["alpha"] == "1.0.0"
+    choice.write_text(str(other / "bin" / "python"))
+    assert ask(str(shim)).packages["alpha"] == "1.1.0"
+    assert len(probes) == 2
+
+
+def test_another_kernel_or_c_library_means_a_new_probe(
+    cache_home: Path, base: tuple[Path, Path], probes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same interpreter files on another kernel (an upgrade, another machine
+    sharing the home): the probe's kernel markers and libc are not its files'."""
+    python = str(base[0] / "bin" / "python")
+    ask(python)
+    ask(python)
+    assert len(probes) == 1
+    real = os.uname()
+    moved = os.uname_result((real.sysname, real.nodename, real.release + "+new", *real[3:]))
+    monkeypatch.setattr(os, "uname", lambda: moved)
+    ask(python)
+    assert len(probes) == 2
+    monkeypatch.setattr(os, "confstr", lambda name: "glibc 1.0")
+    ask(python)
+    assert len(probes) == 3
+
+
+def test_a_venv_config_rewritten_in_place_is_seen(
+    cache_home: Path, base: tuple[Path, Path], probes: list[str]
+) -> None:
+    """``uv venv --allow-existing --system-site-packages`` over a base venv
+    rewrites pyvenv.cfg and keeps its site-packages: sys.path changed."""
+    venv, _wheels = base
+    python = str(venv / "bin" / "python")
+    ask(python)
+    cfg = venv / "pyvenv.cfg"
+    text = cfg.read_text()
+    assert "include-system-site-packages = false" in text
+    cfg.write_text(text.replace("site-packages = false", "site-packages = true"))
+    ask(python)
+    assert len(probes) == 2
