@@ -31,6 +31,7 @@ from .lockfile import (
     parse_header,
     parse_lock_body,
     scan_body,
+    sha256_text,
 )
 
 __all__ = ["Body", "LockReader", "ReadLock"]
@@ -42,7 +43,7 @@ class Body:
     is in uv's shape (``scan``), else by :func:`parse_lock_body`."""
 
     raw: bytes
-    sha256: str  # of ``raw``, computed here: "sha256:<hex>"
+    sha256: str  # of ``text`` (``raw`` with universal newlines), computed here: "sha256:<hex>"
     text: str
     scan: Scan | None
     # What was worked out from this body alone (bodycheck.py: its own problems
@@ -98,7 +99,14 @@ class LockReader:
 
     def _parse(self, raw: bytes) -> Body:
         text = raw.decode("utf-8")
-        body = Body(raw, "sha256:" + hashlib.sha256(raw).hexdigest(), text, scan_body(text))
+        if "\r" in text:
+            # As the build reads a lock (Path.read_text): universal newlines. A
+            # checkout with CRLF line ends (core.autocrlf) is the lock uv wrote.
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+            digest = sha256_text(text)
+        else:
+            digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+        body = Body(raw, digest, text, scan_body(text))
         if body.scan is None:
             _ = body.packages  # parsed now: a line that is not an entry is an error now
         size = 2 * len(raw)  # its bytes and its text

@@ -336,3 +336,24 @@ def test_the_scan_never_reads_a_body_otherwise_than_the_parser(
     if scan is not None:
         assert [scan.package(i) for i in range(len(scan.names))] == parsed
         assert all(p.has_hash for p in parsed)
+
+
+def test_a_lock_checked_out_with_crlf_line_ends_is_read_as_the_build_reads_it(
+    project: Path,
+) -> None:
+    """git with core.autocrlf (or eol=crlf) writes a lock with CRLF line ends:
+    the build reads it with universal newlines (Path.read_text), and so did
+    lock --check; the checksum is of that text, so the lock is not "edited"."""
+    m = plan_of(project, "m")
+    path = write_lock(project, m, GOOD)
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    check = Examiner().examine(path, m)
+    assert check.ok, (check.status, check.problems)
+    assert check.lock is not None
+    assert [p.pin for p in check.lock.packages] == [
+        "alpha==1.0.0",
+        "zeta==3.0 ; sys_platform == 'linux'",
+    ]
+    edited = path.read_bytes().replace(b"alpha==1.0.0", b"alpha==1.0.1")
+    path.write_bytes(edited)
+    assert Examiner().examine(path, m).status is Status.EDITED
