@@ -56,8 +56,8 @@ def _committed_lock(paths: Paths, plan: Plan) -> tuple[Path | None, str]:
         return None, why
     if plan.overridden:
         return None, "overrides or -p change the requirements"
-    assert check.lock is not None and check.lock.header is not None
-    header = check.lock.header
+    header = check.header  # the header only: the body was checked already
+    assert header is not None
     from .targeting import same_version
 
     differ = [
