@@ -78,8 +78,9 @@ def stop(proc: subprocess.Popen[str]) -> None:
     import signal
 
     # Found before the first signal: once ``proc`` is gone, its children are
-    # re-parented and can no longer be told from anyone else's.
-    tree = descendants(proc.pid)
+    # re-parented and can no longer be told from anyone else's. A child already
+    # reaped has none left, and its pid may be another process's by now.
+    tree = descendants(proc.pid) if proc.poll() is None else []
     for signum in (signal.SIGTERM, getattr(signal, "SIGKILL", signal.SIGTERM)):
         with contextlib.suppress(OSError):
             proc.send_signal(signum)

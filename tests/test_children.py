@@ -232,3 +232,16 @@ def test_the_next_build_stops_a_uv_a_killed_build_left_running(
         if orphan.poll() is None:
             orphan.kill()
             orphan.wait(timeout=60)
+
+
+def test_stop_of_a_child_already_reaped_signals_no_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once a child is reaped its pid may be another process's: what /proc
+    shows as that pid's children are not ours (a pid reused meanwhile)."""
+    proc = subprocess.Popen(["true"], text=True)
+    proc.wait(timeout=60)
+    stranger = 2**22 + 1  # a pid no process has: only recorded, never signalled
+    monkeypatch.setattr(children, "_processes", lambda: {stranger: (proc.pid, b"x")})
+    sent: list[int] = []
+    monkeypatch.setattr(os, "kill", lambda pid, _sig: sent.append(pid))
+    children.stop(proc)
+    assert sent == []
