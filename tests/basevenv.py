@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from compiler.uv import uv_binary
 
 
@@ -50,6 +52,33 @@ def torch_hosts(root: Path, uv_cache: Path, *, newer_alpha: bool = False) -> dic
     make_wheel(wheels, "beta", "2.0.0", requires=["alpha>=1.0"])
     make_wheel(wheels, "gpu-extra", "1.0.0")
     make_wheel(wheels, "cpu-extra", "1.0.0")
-    cpu = base_venv(root / "cpu", wheels, ["torch==2.0.0+cpu", "alpha==1.0.0"], uv_cache)
-    gpu = base_venv(root / "gpu", wheels, ["torch==2.0.0+cu128", "alpha==1.0.0"], uv_cache)
-    return {"wheels": wheels, "cpu": Path(cpu), "gpu": Path(gpu)}
+    base_venv(root / "cpu", wheels, ["torch==2.0.0+cpu", "alpha==1.0.0"], uv_cache)
+    base_venv(root / "gpu", wheels, ["torch==2.0.0+cu128", "alpha==1.0.0"], uv_cache)
+    return _torch_hosts_in(root)
+
+
+def _torch_hosts_in(root: Path) -> dict[str, Path]:
+    return {
+        "wheels": root / "wheels",
+        "cpu": root / "cpu" / "bin" / "python",
+        "gpu": root / "gpu" / "bin" / "python",
+    }
+
+
+def shared_torch_hosts(
+    tmp_path_factory: pytest.TempPathFactory, uv_cache: Path, *, newer_alpha: bool = False
+) -> dict[str, Path]:
+    """torch_hosts built once per test run and shared by every test module and
+    pytest-xdist worker: tests read these images (capture targets from them,
+    layer environments on them), none writes to them."""
+    from .conftest import built_once
+
+    name = "torch-hosts-newer-alpha" if newer_alpha else "torch-hosts"
+    root = built_once(
+        tmp_path_factory, name, lambda folder: _build(folder, uv_cache, newer_alpha=newer_alpha)
+    )
+    return _torch_hosts_in(root)
+
+
+def _build(root: Path, uv_cache: Path, *, newer_alpha: bool) -> None:
+    torch_hosts(root, uv_cache, newer_alpha=newer_alpha)

@@ -16,7 +16,7 @@ import compiler.lockchoice
 import compiler.locking
 from compiler.plan import Plan
 
-from .basevenv import torch_hosts
+from .basevenv import shared_torch_hosts
 from .conftest import run_cli, run_modelenv, write_spec
 from .test_delta import own_dist_infos
 from .test_materialise import created_path, env_dir, in_env, record
@@ -33,7 +33,7 @@ packages = ["#system_torch#", "beta", "gpu-extra ; has_cuda", "cpu-extra ; not h
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory: pytest.TempPathFactory, uv_cache: Path) -> dict[str, Path]:
     """The CPU and CUDA torch images of basevenv.torch_hosts."""
-    return torch_hosts(tmp_path_factory.mktemp("launch-targets"), uv_cache)
+    return shared_torch_hosts(tmp_path_factory, uv_cache)
 
 
 def cli(capfd: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

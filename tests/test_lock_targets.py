@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .basevenv import torch_hosts
+from .basevenv import shared_torch_hosts
 from .conftest import run_cli, write_spec
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -23,7 +23,7 @@ packages = ["#system_torch#", "beta", "gpu-extra ; has_cuda", "cpu-extra ; not h
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory: pytest.TempPathFactory, uv_cache: Path) -> dict[str, Path]:
     """The CPU and CUDA torch images of basevenv.torch_hosts (alpha 1.1.0 is newest)."""
-    return torch_hosts(tmp_path_factory.mktemp("lock-targets"), uv_cache, newer_alpha=True)
+    return shared_torch_hosts(tmp_path_factory, uv_cache, newer_alpha=True)
 
 
 def _capture(capsys: pytest.CaptureFixture[str], name: str, python: Path, *extra: str) -> None:
