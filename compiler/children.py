@@ -139,18 +139,35 @@ def descendants(pid: int) -> list[int]:
 def users_of(path: str) -> list[int]:
     """Live processes other than this one whose command line names ``path``
     or a file below it (Linux; elsewhere none): a uv left running by a build
-    that was killed names its unfinished environment."""
+    that was killed names its unfinished environment. However the build spelt
+    it: through a link to the home (``~/.modelenv`` a link to a scratch disk,
+    ``MODELENV_HOME`` set to where it leads), it is the same folder."""
     own = os.getpid()
-    needle = os.fsencode(path)
+    real = os.path.realpath(path)
+    name = b"/" + os.fsencode(os.path.basename(path.rstrip("/")))
     out = []
     for pid, (_parent, cmdline) in _processes().items():
-        if pid == own:
+        if pid == own or name not in cmdline:
             continue
-        for arg in cmdline.split(b"\0"):
-            if arg == needle or arg.startswith(needle + b"/"):
-                out.append(pid)
-                break
+        if any(_names(arg, name, real) for arg in cmdline.split(b"\0")):
+            out.append(pid)
     return out
+
+
+def _names(arg: bytes, name: bytes, real: str) -> bool:
+    """Does the absolute path ``arg`` lead to the folder ``real`` (whose last
+    component is ``name``, with its slash) or below it?"""
+    if not arg.startswith(b"/"):
+        return False  # modelenv gives uv absolute paths
+    at = arg.find(name)
+    while at >= 0:
+        end = at + len(name)
+        if (end == len(arg) or arg[end : end + 1] == b"/") and os.path.realpath(
+            os.fsdecode(arg[:end])
+        ) == real:
+            return True
+        at = arg.find(name, at + 1)
+    return False
 
 
 def stop_users(path: str) -> list[int]:

@@ -245,3 +245,27 @@ def test_stop_of_a_child_already_reaped_signals_no_one(monkeypatch: pytest.Monke
     monkeypatch.setattr(os, "kill", lambda pid, _sig: sent.append(pid))
     children.stop(proc)
     assert sent == []
+
+
+def test_a_uv_left_running_is_found_however_its_build_spelt_the_home(tmp_path: Path) -> None:
+    """The killed build may have named the home through a link (~/.modelenv a
+    link to a scratch disk, MODELENV_HOME set to where it leads): its uv is
+    still found, and a folder that only shares the name is not."""
+    real = tmp_path / "scratch" / "modelenv"
+    left = real / "virtualenv" / "v4" / "m" / "default" / ".3.11.9.build-999999"
+    (left / "bin").mkdir(parents=True)
+    alias = tmp_path / "dot-modelenv"
+    alias.symlink_to(real)
+    aliased = alias / left.relative_to(real)
+    other = tmp_path / "elsewhere" / left.name
+    other.mkdir(parents=True)
+    code = "import time; time.sleep(300)"
+    spelt = subprocess.Popen([sys.executable, "-c", code, "--python", f"{aliased}/bin/python"])
+    unrelated = subprocess.Popen([sys.executable, "-c", code, str(other)])
+    try:
+        assert children.users_of(str(left)) == [spelt.pid]
+        assert children.users_of(str(aliased)) == [spelt.pid]
+    finally:
+        for proc in (spelt, unrelated):
+            proc.kill()
+            proc.wait(timeout=60)
