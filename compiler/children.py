@@ -80,7 +80,10 @@ def stop(proc: subprocess.Popen[str]) -> None:
     # Found before the first signal: once ``proc`` is gone, its children are
     # re-parented and can no longer be told from anyone else's. A child already
     # reaped has none left, and its pid may be another process's by now.
-    tree = descendants(proc.pid) if proc.poll() is None else []
+    listed = descendants(proc.pid) if proc.poll() is None else []
+    # With each one's start time: one that exits on SIGTERM is reaped by init,
+    # and its pid may be another process's by the SIGKILL that follows.
+    tree = [(pid, start) for pid in listed if (start := _start_time(pid)) is not None]
     for signum in (signal.SIGTERM, getattr(signal, "SIGKILL", signal.SIGTERM)):
         with contextlib.suppress(OSError):
             proc.send_signal(signum)
@@ -93,10 +96,22 @@ def stop(proc: subprocess.Popen[str]) -> None:
         return
 
 
-def _signal_all(pids: list[int], signum: int) -> None:
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signum)
+def _signal_all(tree: list[tuple[int, bytes]], signum: int) -> None:
+    """Signal each (pid, start time) of ``tree`` still the process listed."""
+    for pid, start in tree:
+        if _start_time(pid) == start:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signum)
+
+
+def _start_time(pid: int) -> bytes | None:
+    """When ``pid`` started (/proc/PID/stat, field 22), None when it is gone:
+    with its pid, it tells one process from another given the same pid later."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
 
 
 def _processes() -> dict[int, tuple[int, bytes]]:
@@ -179,7 +194,8 @@ def stop_users(path: str) -> list[int]:
     users = users_of(path)
     if not users:
         return []
-    _signal_all(users, getattr(signal, "SIGKILL", signal.SIGTERM))
+    found = [(pid, start) for pid in users if (start := _start_time(pid)) is not None]
+    _signal_all(found, getattr(signal, "SIGKILL", signal.SIGTERM))
     deadline = time.monotonic() + STOP_WAIT
     while True:
         left = [pid for pid in users if _alive(pid)]

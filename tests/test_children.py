@@ -269,3 +269,35 @@ def test_a_uv_left_running_is_found_however_its_build_spelt_the_home(tmp_path: P
         for proc in (spelt, unrelated):
             proc.kill()
             proc.wait(timeout=60)
+
+
+def test_a_pid_of_the_tree_reused_before_the_sigkill_is_left_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A process of the child's tree that exits on SIGTERM is reaped by init,
+    and its pid may go to another process before the SIGKILL that follows the
+    wait: a pid whose start time is no longer the one listed is not signalled."""
+    proc = subprocess.Popen(["sleep", "300"], text=True)
+    stranger = 2**22 + 1  # a pid no process has: only recorded, never signalled
+    monkeypatch.setattr(children, "_processes", lambda: {stranger: (proc.pid, b"x")})
+    asked: list[int] = []
+
+    def start_time(pid: int) -> bytes | None:
+        asked.append(pid)
+        # Listed, and still the same at SIGTERM; another process's after.
+        return b"100" if asked.count(stranger) <= 2 else b"200"
+
+    monkeypatch.setattr(children, "_start_time", start_time)
+    real_kill = os.kill
+    sent: list[int] = []
+
+    def kill(pid: int, signum: int) -> None:
+        if pid == stranger:
+            sent.append(signum)
+        else:
+            real_kill(pid, signum)
+
+    monkeypatch.setattr(os, "kill", kill)
+    children.stop(proc)
+    assert proc.returncode == -signal.SIGTERM
+    assert sent == [signal.SIGTERM]
