@@ -172,7 +172,9 @@ def ensure(
     interp = plan.interpreter
     assert interp is not None
     if early is None:  # the spec did not parse as plain TOML, yet planned: rare
-        key = request_key(paths, request, plan.python, skip_installed=skip_installed)
+        # (caught mid-write). A key read now may be of bytes newer than the
+        # plan's: none is recorded that a request could find; the next call checks.
+        key = ""
     if early != plan.python:
         inputs = {}  # no launch identities: the launch path never serves it
     root = env_root(paths.home, plan.spec.name, plan.engine_name)

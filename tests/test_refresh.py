@@ -337,3 +337,30 @@ def test_a_lock_reached_through_a_link_out_of_locks_is_a_change(tmp_path: Path) 
     link.symlink_to(outside)
     rec["lock_file"] = [str(link), [0, 0, 0]]
     assert refresh.lock_file_now(locks, rec) == (False, None)
+
+
+def test_a_spec_edited_while_ensure_planned_is_never_taken_for_the_one_built(
+    built: Path, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the spec's Python could not be read before the plan (caught
+    mid-write), the key could only be taken after it: from bytes that may be
+    newer than the plan's. Such a key is never one a request finds."""
+    from compiler import materialise
+
+    paths = Paths.resolve()
+    spec = project / "specs" / "m.toml"
+    spec.write_text(spec.read_text() + "# planned\n")
+    edited = spec.read_text().replace('["beta"]', '["beta", "alpha"]')
+    real_plan = materialise._live_plan
+
+    def plan_then_edit(paths: Paths, request: Request) -> object:
+        plan = real_plan(paths, request)
+        spec.write_text(edited)  # after the plan read the spec, before the key
+        return plan
+
+    monkeypatch.setattr(materialise, "resolve_python", lambda _paths, _request: None)
+    monkeypatch.setattr(materialise, "_live_plan", plan_then_edit)
+    report = materialise.ensure(paths, CLI_REQUEST)
+    assert report.action == "revalidated"
+    assert spec.read_text() == edited
+    assert find_current(paths, CLI_REQUEST, skip_installed=True) is None
