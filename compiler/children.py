@@ -114,9 +114,11 @@ def _start_time(pid: int) -> bytes | None:
         return None
 
 
-def _processes() -> dict[int, tuple[int, bytes]]:
-    """pid -> (parent pid, command line) of every process /proc shows; empty
-    where there is no /proc."""
+def _processes(cmdlines: bool = True) -> dict[int, tuple[int, bytes]]:
+    """pid -> (parent pid, command line, or b"" unless ``cmdlines``) of every
+    process /proc shows; empty where there is no /proc. Reading a command line
+    takes the process's memory lock, which one stuck in the kernel may hold
+    for long (``ps`` hangs there): it is read only where it is needed."""
     found: dict[int, tuple[int, bytes]] = {}
     try:
         names = os.listdir("/proc")
@@ -128,8 +130,10 @@ def _processes() -> dict[int, tuple[int, bytes]]:
         try:
             with open(f"/proc/{name}/stat", "rb") as f:
                 stat = f.read()
-            with open(f"/proc/{name}/cmdline", "rb") as f:
-                cmdline = f.read()
+            cmdline = b""
+            if cmdlines:
+                with open(f"/proc/{name}/cmdline", "rb") as f:
+                    cmdline = f.read()
             parent = int(stat.rsplit(b")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue  # gone meanwhile, or not ours to read
@@ -140,7 +144,7 @@ def _processes() -> dict[int, tuple[int, bytes]]:
 def descendants(pid: int) -> list[int]:
     """The processes ``pid`` started, and theirs (Linux; elsewhere none)."""
     children: dict[int, list[int]] = {}
-    for child, (parent, _cmdline) in _processes().items():
+    for child, (parent, _cmdline) in _processes(cmdlines=False).items():
         children.setdefault(parent, []).append(child)
     out: list[int] = []
     todo = [pid]

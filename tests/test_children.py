@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -240,7 +241,7 @@ def test_stop_of_a_child_already_reaped_signals_no_one(monkeypatch: pytest.Monke
     proc = subprocess.Popen(["true"], text=True)
     proc.wait(timeout=60)
     stranger = 2**22 + 1  # a pid no process has: only recorded, never signalled
-    monkeypatch.setattr(children, "_processes", lambda: {stranger: (proc.pid, b"x")})
+    monkeypatch.setattr(children, "_processes", lambda **_: {stranger: (proc.pid, b"x")})
     sent: list[int] = []
     monkeypatch.setattr(os, "kill", lambda pid, _sig: sent.append(pid))
     children.stop(proc)
@@ -279,7 +280,7 @@ def test_a_pid_of_the_tree_reused_before_the_sigkill_is_left_alone(
     wait: a pid whose start time is no longer the one listed is not signalled."""
     proc = subprocess.Popen(["sleep", "300"], text=True)
     stranger = 2**22 + 1  # a pid no process has: only recorded, never signalled
-    monkeypatch.setattr(children, "_processes", lambda: {stranger: (proc.pid, b"x")})
+    monkeypatch.setattr(children, "_processes", lambda **_: {stranger: (proc.pid, b"x")})
     asked: list[int] = []
 
     def start_time(pid: int) -> bytes | None:
@@ -301,3 +302,33 @@ def test_a_pid_of_the_tree_reused_before_the_sigkill_is_left_alone(
     children.stop(proc)
     assert proc.returncode == -signal.SIGTERM
     assert sent == [signal.SIGTERM]
+
+
+def test_the_tree_is_found_without_reading_any_command_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """stop() runs on every timeout and Ctrl-C: it needs parents only, and a
+    command line of a process stuck in the kernel can block its reader."""
+    import builtins
+
+    pid_file = tmp_path / "child.pid"
+    proc = subprocess.Popen(["sh", "-c", f"sleep 300 & echo $! > {pid_file}; wait"], text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() or not pid_file.read_text().strip():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        real_open = builtins.open
+        opened: list[str] = []
+
+        def spy(file: Any, *args: Any, **kw: Any) -> Any:
+            opened.append(str(file))
+            return real_open(file, *args, **kw)
+
+        monkeypatch.setattr(builtins, "open", spy)
+        found = children.descendants(proc.pid)
+        monkeypatch.undo()
+        assert int(pid_file.read_text()) in found
+        assert opened and not [name for name in opened if name.endswith("/cmdline")]
+    finally:
+        children.stop(proc)
