@@ -35,14 +35,25 @@ class Chosen:
     lock_file: list[Any] | None = None
 
 
-def _read_committed(path: Path) -> tuple[str, list[Any]]:
-    """A committed lock's text, and its record entry ([path, stat]) taken first."""
+def _read_committed(path: Path, checked: str) -> tuple[str, list[Any]]:
+    """A committed lock's text, and its record entry ([path, stat]) taken first.
+    Its body must be the one checked (``checked``: its sha256): a lock
+    rewritten between the check and this read is never built unchecked."""
+    from .lockfile import body_of, sha256_text
+
     entry = [str(path), stat_key(path)]
-    return path.read_text(encoding="utf-8"), entry
+    text = path.read_text(encoding="utf-8")
+    if sha256_text(body_of(text)) != checked:
+        raise ModelenvError(
+            f"{display(path)} changed while it was being read",
+            hint="run the command again once the lock is written",
+        )
+    return text, entry
 
 
-def _committed_lock(paths: Paths, plan: Plan) -> tuple[Path | None, str]:
-    """The committed lock if it applies on this host, else (None, why not)."""
+def _committed_lock(paths: Paths, plan: Plan) -> tuple[Path | None, str, str]:
+    """The committed lock if it applies on this host, and its checked body's
+    sha256; else (None, why not, "")."""
     from .verify import examine
 
     path = lock_path(paths.locks, plan.spec.name, plan.engine_name, plan.python)
@@ -53,9 +64,9 @@ def _committed_lock(paths: Paths, plan: Plan) -> tuple[Path | None, str]:
         why += check.status.value
         if check.problems:
             why += " (" + "; ".join(map(str, check.problems[:3])) + ")"
-        return None, why
+        return None, why, ""
     if plan.overridden:
-        return None, "overrides or -p change the requirements"
+        return None, "overrides or -p change the requirements", ""
     header = check.header  # the header only: the body was checked already
     assert header is not None
     from .targeting import same_version
@@ -71,8 +82,9 @@ def _committed_lock(paths: Paths, plan: Plan) -> tuple[Path | None, str]:
             " on this host"
             for k in differ
         )
-        return None, f"host versions differ from the committed lock ({diff})"
-    return path, ""
+        return None, f"host versions differ from the committed lock ({diff})", ""
+    assert check.read is not None
+    return path, "", check.read.body.sha256
 
 
 def _preferences(paths: Paths, plan: Plan, *, skip_installed: bool) -> str:
@@ -139,13 +151,13 @@ def choose_lock(
     if target is not None:
         found = target_lock(paths, plan, request, target)
         if found.path is not None:
-            text, entry = _read_committed(found.path)
+            text, entry = _read_committed(found.path, found.body_sha256)
             return Chosen(text, "committed", "", found.plan, target, entry)
-        committed, reason = None, found.reason
+        committed, reason, checked = None, found.reason, ""
     else:
-        committed, reason = _committed_lock(paths, plan)
+        committed, reason, checked = _committed_lock(paths, plan)
     if committed is not None:
-        text, entry = _read_committed(committed)
+        text, entry = _read_committed(committed, checked)
         return Chosen(text, "committed", "", plan, None, entry)
     say(f"the committed lock does not apply: {reason}")
     staging.mkdir()

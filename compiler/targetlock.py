@@ -115,6 +115,7 @@ class TargetLock:
     path: Path | None  # the target's committed lock, when it applies
     plan: Plan  # the target's plan, built on the live interpreter
     reason: str  # why it does not apply ("" when it does)
+    body_sha256: str = ""  # of the body checked, when it applies
 
 
 def target_lock(paths: Paths, plan: Plan, request: Request, target: str) -> TargetLock:
@@ -136,4 +137,5 @@ def target_lock(paths: Paths, plan: Plan, request: Request, target: str) -> Targ
         return TargetLock(None, tplan, why)
     if tplan.overridden:
         return TargetLock(None, tplan, "overrides or -p change the requirements")
-    return TargetLock(path, tplan, "")
+    assert check.read is not None
+    return TargetLock(path, tplan, "", check.read.body.sha256)

@@ -7,6 +7,7 @@ request stuck) and 4 (drift went unnoticed and doctor did not say how to fix).
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -202,3 +203,34 @@ def test_a_repair_keeps_the_committed_locks_stat_from_the_build(
     assert installed(built, "beta") == "2.0.0"
     after = read_record(built)
     assert after is not None and after["lock_file"] == record["lock_file"]
+
+
+def test_a_lock_rewritten_after_its_check_is_never_built(
+    project: Path,
+    wheelhouse: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The text built from is the text checked: a lock rewritten between the
+    check and the read (here: its alpha entry dropped) is refused."""
+    import compiler.lockchoice
+    import compiler.verify
+
+    write_spec(project, "m", f'[env]\npython = ["{XY}"]\npackages = ["beta"]\n')
+    assert run_cli(capfd, "lock", *idx(wheelhouse))[0] == 0
+    lock = lock_file(project)
+    real = compiler.verify.examine
+
+    def examine_then_rewrite(*args: object, **kw: object) -> object:
+        check = real(*args, **kw)  # type: ignore[arg-type]
+        body = re.sub(r"^alpha==.*?(?=^\S)", "", body_of(lock.read_text()), flags=re.M | re.S)
+        rewrite_body(lock, body)
+        return check
+
+    monkeypatch.setattr(compiler.verify, "examine", examine_then_rewrite)
+    code, _out, err = run_cli(capfd, "create", "m", *idx(wheelhouse))
+    assert code == 1
+    assert "changed while it was being read" in err
+    assert not list(
+        (Path(os.environ["MODELENV_HOME"]) / "virtualenv").rglob("modelenv-record.json")
+    )
