@@ -126,7 +126,35 @@ def _load(folder: Path, name: str, executable: str) -> dict[str, Any] | None:
         if _identity(item[0]) != item[1]:
             return None
     data = entry.get("data")
-    return data if isinstance(data, dict) else None
+    return data if _answer_shaped(data) else None
+
+
+# What a probe's answer holds, and of what type (compiler.host reads these).
+_SHAPE: dict[str, type | tuple[type, ...]] = {
+    "executable": str,
+    "version": str,
+    "prefix": str,
+    "base_prefix": str,
+    "site_packages": list,
+    "packages": dict,
+    "markers": dict,
+    "libc": (list, type(None)),
+    "cuda": (list, type(None)),
+}
+
+
+def _answer_shaped(data: object) -> bool:
+    """Is ``data`` shaped as a probe's answer? An entry edited by hand (or by
+    another version) is then asked anew, never read into a traceback."""
+    if not isinstance(data, dict):
+        return False
+    if not all(isinstance(data.get(k), t) for k, t in _SHAPE.items()):
+        return False
+    packages = data["packages"].values()
+    return all(
+        isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v)
+        for v in packages
+    ) and all(isinstance(v, str) for v in data["markers"].values())
 
 
 def _store(folder: Path, name: str, executable: str, data: dict[str, Any], since: int) -> None:

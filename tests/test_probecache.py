@@ -141,6 +141,12 @@ def test_a_corrupt_or_foreign_entry_means_a_new_probe(
     entry.write_text(json.dumps(data))
     assert ask(python).packages["alpha"] == "1.0.0"
     assert len(probes) == 3
+    for edit in ({"version": 3}, {"packages": {"alpha": "1.0.0"}}, {"markers": None}):
+        data = json.loads(entry.read_text())  # valid, watched files unchanged
+        data["data"].update(edit)
+        entry.write_text(json.dumps(data))
+        assert ask(python).packages["alpha"] == "1.0.0"  # asked anew, no traceback
+    assert len(probes) == 6
 
 
 def test_a_link_out_of_the_home_is_never_followed(
