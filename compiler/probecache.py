@@ -152,8 +152,7 @@ def _answer_shaped(data: object) -> bool:
         return False
     packages = data["packages"].values()
     return all(
-        isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v)
-        for v in packages
+        isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v) for v in packages
     ) and all(isinstance(v, str) for v in data["markers"].values())
 
 
