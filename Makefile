@@ -44,11 +44,14 @@ clean-envs: install
 
 ## Tests run in parallel (pytest-xdist), two workers per CPU: most of them
 ## wait on uv and on the processes they start (on 2 CPUs, 4 workers took 52-66 s
-## where 2 took 85-88 s for the same 228 tests). Long tests (marker slow) start
-## first and worksteal balances the rest. TEST_WORKERS=0 runs them serially.
+## where 2 took 85-88 s for the same 228 tests). loadgroup hands out the tests
+## one by one in their order, long tests (markers slow, ray) first, and runs
+## the Ray and pre-commit modules each on one worker (tests/conftest.py's
+## TOGETHER: the cluster is started and modelenv installed once).
+## TEST_WORKERS=0 runs them serially.
 TEST_WORKERS ?= $(shell echo $$(( 2 * $$(nproc 2>/dev/null || echo 1) )))
 test: install
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 test-network: install
 	$(BIN)/python -m pytest -q -m network

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 from filelock import FileLock
@@ -32,42 +32,38 @@ packages = ["xllamacpp>=0.2.6"]
 """
 
 
-@pytest.hookimpl(trylast=True)  # after -m and -k have deselected
+# Modules whose tests share a costly setup, built once per worker: one worker
+# runs each of them whole (see pytest_xdist_make_scheduler).
+TOGETHER = ("tests/test_ray.py", "tests/test_precommit.py")  # the Ray cluster, pre-commit's install
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Long tests start first, spread over the workers. ``--dist worksteal``
-    gives each worker a contiguous share of this order (the first N // W tests
-    to the first worker, and so on) and the others steal from the end of it:
-    each share begins with its part of the long tests, so none is left to
-    start late. The long tests come in blocks: a module whose tests share a
-    costly setup (the Ray cluster; a module marked ``slow`` as a whole, such as
-    pre-commit's install) is one block, kept on one worker so that the setup is
-    built once; each other test marked ``slow`` is a block of its own. Without
-    workers, the blocks simply come first. Nothing is deselected."""
-    blocks: dict[object, list[pytest.Item]] = {}
-    rest: list[pytest.Item] = []
-    for item in items:
-        module = item.getparent(pytest.Module)
-        if item.get_closest_marker("ray") or (module and module.get_closest_marker("slow")):
-            blocks.setdefault(module, []).append(item)
-        elif item.get_closest_marker("slow"):
-            blocks[item] = [item]
-        else:
-            rest.append(item)
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if config.getoption("dist", None) != "worksteal":
-        workers = 1
-    shares: list[list[pytest.Item]] = [[] for _ in range(workers)]
-    for i, block in enumerate(blocks.values()):
-        shares[i % workers].extend(block)
-    ordered: list[pytest.Item] = []
-    left = len(items)
-    for k, share in enumerate(shares):
-        size = left // (workers - k)  # as worksteal's first distribution
-        fill = max(0, size - len(share))
-        ordered += share + rest[:fill]
-        del rest[:fill]
-        left -= len(share) + fill
-    items[:] = ordered + rest
+    """Long tests first, so that no worker is left with one at the end (the
+    modules of TOGETHER, then the tests marked ``slow``). Nothing is deselected."""
+
+    def rank(item: pytest.Item) -> int:
+        if item.nodeid.split("::", 1)[0] in TOGETHER:
+            return 0
+        return 1 if item.get_closest_marker("slow") else 2
+
+    items.sort(key=rank)  # stable: the collection order within each rank
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` (make test): the tests are handed out one by one in
+    their order as workers free up, and each module of TOGETHER as one unit.
+    (pytest-xdist's own xdist_group marks no longer group under pytest 9,
+    whose node ids do not take its suffix.)"""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Together(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in TOGETHER else nodeid
+
+    return Together(config, log)
 
 
 def shared_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:

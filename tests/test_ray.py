@@ -36,7 +36,7 @@ from .wheels import make_wheel
 ray = pytest.importorskip("ray")
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # noqa: E402
 
-pytestmark = pytest.mark.ray
+pytestmark = pytest.mark.ray  # one worker runs the module: conftest.TOGETHER
 # Workers cannot import this test module: ship its functions and classes by value.
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
