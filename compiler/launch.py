@@ -270,6 +270,18 @@ def exec_command(cmd: Sequence[str], env: dict[str, str], where: str) -> int:
     """Run ``cmd`` with ``env``: on POSIX by exec, so this returns only on error
     (127: not found, 126: not executable); elsewhere as a child, with its status."""
     program = which(cmd[0], env.get("PATH", ""))
+    if (
+        os.name == "posix"
+        and os.sep not in cmd[0]
+        and not os.path.isdir(os.path.join(where, "bin"))
+    ):
+        # Gone since it was leased (a forced rebuild or removal): a bare name
+        # would be found further down PATH, outside the environment.
+        return _error(
+            f"the environment {where} went away before {cmd[0]} could start"
+            " (removed or rebuilt with --force); run the command again",
+            EXIT_NOT_FOUND,
+        )
     if program is None:
         return _error(
             f"command not found: {cmd[0]} (looked in {where}/bin and PATH)", EXIT_NOT_FOUND
@@ -365,6 +377,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(fresh.path)
         return 0
     # The command keeps this pid (exec), so this lease is the command's own.
-    take_lease(fresh.path)
+    lease = take_lease(fresh.path)
+    if not os.path.isdir(os.path.join(fresh.path, "bin")):
+        # remove or gc took it between the check and the lease (they look at
+        # leases after renaming it away): the full CLI builds it again.
+        try:  # noqa: SIM105 - contextlib costs the launch path an import
+            os.unlink(lease)
+        except OSError:
+            pass
+        from .cli import main as full
+
+        return full(words)
     note_used(fresh.path)
     return exec_command(args.cmd, env_vars(fresh.path), fresh.path)

@@ -315,6 +315,38 @@ def test_run_becomes_the_command(ready: Path, project: Path) -> None:
     assert not ready.exists()
 
 
+def test_an_environment_removed_before_its_lease_is_built_again_not_run_outside(
+    ready: Path, project: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """remove/gc may take the environment between the launch path's check and
+    its lease: `python` must then not be found further down PATH (the base
+    interpreter, outside the environment); the full CLI builds it again."""
+    real_take = launch.take_lease
+    taken: list[str] = []
+
+    def removed_first(env_path: str, pid: int | None = None) -> str:
+        if not taken:
+            assert run_cli(capfd, "remove", "m")[0] == 0
+        taken.append(env_path)
+        return real_take(env_path, pid)
+
+    monkeypatch.setattr(launch, "take_lease", removed_first)
+    code = "import sys, beta; print(sys.prefix)"
+    with pytest.raises(SystemExit) as done:
+        launch.main(["run", "m", "--", "python", "-c", code])
+    assert done.value.code == 0
+    out = capfd.readouterr().out
+    assert out.strip().splitlines()[-1] == str(ready)  # run in the rebuilt environment
+    assert len(taken) == 1  # then the full CLI, which leases through compiler.leases
+    assert leases.live_leases(ready) == []  # the launch path's lease was dropped
+
+
+def test_a_bare_command_never_runs_outside_an_environment_that_went_away(tmp_path: Path) -> None:
+    gone = tmp_path / "env"
+    env = {"PATH": f"{gone}/bin{os.pathsep}{os.environ['PATH']}"}
+    assert launch.exec_command(["python", "-V"], env, str(gone)) == 127
+
+
 def test_run_without_double_dash_and_exit_statuses(ready: Path, project: Path) -> None:
     proc = modelenv(project, "run", "m", "python", "-c", "import beta, sys; sys.exit(5)")
     assert proc.returncode == 5, proc.stderr

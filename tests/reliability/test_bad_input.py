@@ -124,12 +124,14 @@ def check(
     *argv: str,
     writes: tuple[Path, ...] = (),
 ) -> int:
-    """Run ``modelenv ARGV``; it must end cleanly and write only under ``writes``."""
+    """Run ``modelenv ARGV``; it must end cleanly and write only under ``writes``
+    (and the home's cache, where any command that probes the base interpreter
+    may keep what it found: compiler.probecache)."""
     before = disk.snapshot()
     code, out, err = run_cli(capfd, *argv)
     assert_clean(code, err)
     assert "Traceback" not in out, out
-    written = disk.changes(before, writes)
+    written = disk.changes(before, (*writes, disk.modelenv_home / "cache"))
     assert written == [], (argv, written)
     return code
 
