@@ -4,7 +4,8 @@ The order of events for a build, and why:
 1. take the environment's file lock, then look again: another process may have
    finished the same build while we waited (:mod:`compiler.materialise`);
 2. clean leftovers of builds that were killed (only safe under the lock);
-3. build in ``.<X.Y.Z>.build-<pid>`` beside the final directory;
+3. build in ``.<X.Y.Z>.build-staging`` beside the final directory (one name
+   per environment: see :func:`compiler.store.staging_path`);
 4. write the lock copy, then the record, last;
 5. swap: the old environment (if any) is renamed aside, the new one renamed
    into place, the old one deleted. A SIGKILL at any moment leaves the old

@@ -30,7 +30,7 @@ __all__ = ["Entry", "footprint", "format_size", "parse_size", "remove_entry", "s
 
 _VERSION_DIR = re.compile(r"^\d+\.\d+\.\d+$")
 _XY_DIR = re.compile(r"^\d+\.\d+$")  # Xinference names its v4 Python folders X.Y
-_LEFTOVER = re.compile(r"^\.(\d+\.\d+\.\d+)\.(build|old)-\d+$")
+_LEFTOVER = re.compile(r"^\.(\d+\.\d+\.\d+)\.(?:build-(?:\d+|staging)|old-\d+)$")
 
 
 @dataclass

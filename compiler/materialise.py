@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from .store import (
     request_key,
     resolve_python,
     seal,
+    staging_path,
     stat_key,
 )
 from .ui import WARNING
@@ -221,7 +221,7 @@ def _ensure_locked(
         current = find_current(paths, request, skip_installed=skip_installed)
         if current is not None:
             return BuildReport.up_to_date(current)
-    staging = root / f".{interp.version}.build-{os.getpid()}"
+    staging = staging_path(root, interp.version)
     chosen = choose_lock(
         paths, plan, request, staging, skip_installed=skip_installed, offline=offline, say=say
     )

@@ -25,7 +25,7 @@ from .lockfile import sha256_text
 from .paths import Paths
 from .plan import DEFAULT_ENGINE, make_plan
 from .request import Request
-from .store import LOCK_NAME, read_own
+from .store import LOCK_NAME, read_own, staging_path
 
 __all__ = ["repair"]
 
@@ -93,7 +93,7 @@ def repair(
         with env_lock(root / f".{path.name}.lock", f"repairing {label}"):
             cleanup_leftovers(root, path.name, lambda _msg: None)
             refuse_if_in_use(path)
-            staging = root / f".{path.name}.build-{os.getpid()}"
+            staging = staging_path(root, path.name)
             try:
                 installed, _reused = build_env(
                     staging,

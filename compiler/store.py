@@ -113,6 +113,16 @@ def seal(record: dict[str, Any]) -> dict[str, Any]:
     return {**body, "checksum": record_digest(body)}
 
 
+def staging_path(root: Path, version: str) -> Path:
+    """Where an environment of ``version`` (X.Y.Z) is built before it is swapped
+    in. One name per environment: builds of it take turns under its file lock,
+    and uv then finds the interpreter it queried last time at the same path in
+    its cache (a path of its own per build cost every cold create a fresh
+    interpreter query, about a tenth of a second). What a killed build left
+    there is a leftover (:func:`is_leftover`), removed by the next build."""
+    return root / f".{version}.build-staging"
+
+
 def is_leftover(name: str, version: str) -> bool:
     """Is ``name`` what a killed build or swap of ``version`` (X.Y.Z) left beside
     it? Leftovers are never used and never make a valid environment stale."""

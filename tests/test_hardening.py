@@ -197,7 +197,7 @@ def test_a_rebuild_never_happens_under_a_running_model(
     finally:
         sleeper.kill()
         sleeper.wait()
-    assert not os.path.exists(built.with_name(f".{built.name}.build-{os.getpid()}"))
+    assert not os.path.exists(built.with_name(f".{built.name}.build-staging"))
 
 
 def test_duplicate_constraints_in_the_engines_file(
