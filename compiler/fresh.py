@@ -80,28 +80,52 @@ def resolve_dirs(
     home: str | os.PathLike[str] | None,
 ) -> tuple[str, str, str] | None:
     """(specs, locks, home) as the command line resolves them: the arguments,
-    else ``MODELENV_*``, else the project's folders (see project.py), else the
-    defaults. None when the project has ``[tool.modelenv]`` settings, which
-    only the full command line reads (they need a TOML parser)."""
+    else ``MODELENV_*``, else the project's ``[tool.modelenv]`` settings and
+    folders (see project.py), else the defaults. None when a ``pyproject.toml``
+    on the way cannot be read here as the command line reads it (not TOML, a
+    key or a value it would refuse): the full command line then says why."""
     env = os.environ
-    root = _project_root()
-    if root is None:
+    found = _project()
+    if found is None:
         return None
+    root, settings = found
+
+    def setting(key: str, default: str) -> str:
+        value = settings.get(key)
+        if value is None:
+            return default
+        return os.path.join(root, os.path.expanduser(value))
+
     d_specs = os.path.join(root, "specs") if root else "specs"
     d_locks = os.path.join(root, "locks") if root else "locks"
+    d_home = os.path.join(os.path.expanduser("~"), ".modelenv")
     return (
-        os.path.abspath(specs or env.get("MODELENV_SPECS") or d_specs),
-        os.path.abspath(locks or env.get("MODELENV_LOCKS") or d_locks),
-        os.path.abspath(
-            home or env.get("MODELENV_HOME") or os.path.join(os.path.expanduser("~"), ".modelenv")
-        ),
+        os.path.abspath(specs or env.get("MODELENV_SPECS") or setting("specs", d_specs)),
+        os.path.abspath(locks or env.get("MODELENV_LOCKS") or setting("locks", d_locks)),
+        os.path.abspath(home or env.get("MODELENV_HOME") or setting("home", d_home)),
     )
 
 
-def _project_root() -> str | None:
-    """The nearest folder at or above the current one with a ``specs/`` folder
-    ("" when there is none); None when a ``pyproject.toml`` on the way may hold
-    ``[tool.modelenv]`` (the full command line then reads it)."""
+# [tool.modelenv]'s keys and the type of each, as compiler.project.KEYS checks
+# them (a test keeps the two in step); int: 1 or more, never a bool.
+PROJECT_KEYS: dict[str, type] = {
+    "specs": str,
+    "locks": str,
+    "home": str,
+    "index-url": str,
+    "extra-index-url": list,
+    "find-links": list,
+    "no-index": bool,
+    "jobs": int,
+    "python-downloads": bool,
+}
+
+
+def _project() -> tuple[str, dict[str, Any]] | None:
+    """(the project root, its ``[tool.modelenv]`` settings) for the nearest
+    folder at or above the current one with a ``pyproject.toml`` holding that
+    table or with a ``specs/`` folder (("", {}) when there is none); None when
+    a ``pyproject.toml`` on the way is left to the full command line."""
     folder = os.getcwd()
     while True:
         pyproject = os.path.join(folder, "pyproject.toml")
@@ -112,20 +136,58 @@ def _project_root() -> str | None:
             except OSError:
                 return None
             if _may_set_modelenv(data):
-                return None
+                table = _modelenv_table(data)
+                if table is None:
+                    return None
+                if table is not _ABSENT:
+                    return folder, table
         if os.path.isdir(os.path.join(folder, "specs")):
-            return folder
+            return folder, {}
         parent = os.path.dirname(folder)
         if parent == folder:
-            return ""
+            return "", {}
         folder = parent
+
+
+_ABSENT: dict[str, Any] = {}  # a pyproject.toml without [tool.modelenv]
+
+
+def _modelenv_table(data: bytes) -> dict[str, Any] | None:
+    """``[tool.modelenv]`` of a pyproject.toml (:data:`_ABSENT` when it has
+    none), or None when the command line would refuse it or a value in it."""
+    # Only in a project that may configure modelenv: about 2 ms.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+    try:
+        tool = tomllib.loads(data.decode("utf-8")).get("tool")
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+        return None
+    table = tool.get("modelenv") if isinstance(tool, dict) else None
+    if table is None:
+        return _ABSENT
+    if not isinstance(table, dict):
+        return None
+    for key, value in table.items():
+        kind = PROJECT_KEYS.get(key)
+        if kind is None or not isinstance(value, kind):
+            return None
+        if isinstance(value, bool) and kind is not bool:
+            return None  # TOML's true is no count of jobs
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            return None
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            return None
+    return dict(table)
 
 
 def _may_set_modelenv(pyproject: bytes) -> bool:
     """Could this ``pyproject.toml`` hold ``[tool.modelenv]``? Read without a
-    TOML parser, so it errs towards yes: a ``[tool]`` table and the word
-    anywhere, or a line naming both however it is spelt (``[ tool.modelenv ]``,
-    ``[tool."modelenv"]``, ``tool = { modelenv = ... }``, dotted keys)."""
+    TOML parser, so it errs towards yes (the parser then decides): a ``[tool]``
+    table and the word anywhere, or a line naming both however it is spelt
+    (``[ tool.modelenv ]``, ``[tool."modelenv"]``, ``tool = { modelenv = ...
+    }``, dotted keys)."""
     if b"modelenv" not in pyproject:
         return False
     if b"[tool]" in pyproject:

@@ -439,12 +439,66 @@ def test_noting_a_use_never_touches_a_file_through_a_link(ready: Path, tmp_path:
         'tool.modelenv.home = "h"\n',
     ],
 )
-def test_every_spelling_of_tool_modelenv_is_left_to_the_full_cli(project: Path, text: str) -> None:
-    """The fast path reads pyproject.toml without a TOML parser: any way of
-    writing [tool.modelenv] must send the launch to the full command line,
-    which reads the settings (another home, other specs)."""
+def test_every_spelling_of_tool_modelenv_is_read_by_the_fast_path(
+    project: Path, text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However [tool.modelenv] is written, the launch path reads it as the
+    command line does (here: another home, relative to the project)."""
+    monkeypatch.delenv("MODELENV_HOME")  # it would win over [tool.modelenv]
+    (project / "pyproject.toml").write_text(text)
+    dirs = fresh.resolve_dirs(None, None, None)
+    assert dirs == (str(project / "specs"), str(project / "locks"), str(project / "h"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[tool.modelenv]\nhome = 3\n",
+        '[tool.modelenv]\nhomes = "h"\n',
+        "[tool.modelenv]\njobs = true\n",
+        "[tool.modelenv]\njobs = 0\n",
+        '[tool.modelenv]\nfind-links = ["a", 1]\n',
+        'tool.modelenv = "h"\n',
+        '[tool.modelenv\nhome = "h"\n',
+    ],
+)
+def test_a_tool_modelenv_the_command_line_refuses_is_left_to_it(project: Path, text: str) -> None:
     (project / "pyproject.toml").write_text(text)
     assert fresh.resolve_dirs(None, None, None) is None
+    assert run_modelenv_status(project) == 2  # the full command line says why
+
+
+def run_modelenv_status(project: Path) -> int:
+    return modelenv(project, "create", "m").returncode
+
+
+def test_the_fast_path_knows_every_key_of_tool_modelenv() -> None:
+    from compiler import project
+
+    assert {key: kind for key, (kind, _) in project.KEYS.items()} == fresh.PROJECT_KEYS
+
+
+def test_settings_of_tool_modelenv_order_as_on_the_command_line(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MODELENV_HOME")  # it would win over [tool.modelenv]
+    (project / "pyproject.toml").write_text(
+        '[tool.modelenv]\nspecs = "s"\nlocks = "~/l"\nhome = "h"\njobs = 2\n'
+    )
+    home = Path(os.environ["HOME"])
+    assert fresh.resolve_dirs(None, None, None) == (
+        str(project / "s"),
+        str(home / "l"),
+        str(project / "h"),
+    )
+    monkeypatch.setenv("MODELENV_HOME", str(project / "env-home"))
+    assert fresh.resolve_dirs(None, None, "cli-home")[2] == str(project / "cli-home")
+    assert fresh.resolve_dirs(None, None, None)[2] == str(project / "env-home")
+    (project / "pyproject.toml").write_text("[tool.modelenv]\n")
+    sub = project / "a" / "b"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    assert fresh.resolve_dirs(None, None, None)[0] == str(project / "specs")
 
 
 def test_a_pyproject_that_only_depends_on_modelenv_keeps_the_fast_path(project: Path) -> None:
@@ -458,7 +512,7 @@ def test_the_fast_path_finds_the_project_as_the_command_line_does(
     ready: Path, project: Path
 ) -> None:
     """From a subfolder the project's specs/ is found (walking up, as git and
-    uv do); a pyproject.toml with [tool.modelenv] is left to the full CLI."""
+    uv do), and a pyproject.toml's [tool.modelenv] is read as the CLI reads it."""
     sub = project / "docs" / "deep"
     sub.mkdir(parents=True)
     proc = subprocess.run(
@@ -473,9 +527,16 @@ def test_the_fast_path_finds_the_project_as_the_command_line_does(
     assert "argparse" not in imported(proc.stderr)  # served by the fast path
     (project / "specs").rename(project / "model-specs")
     (project / "pyproject.toml").write_text('[tool.modelenv]\nspecs = "model-specs"\n')
-    proc = modelenv(sub, "create", "m")
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "compiler", "create", "m"],
+        cwd=sub,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert Path(proc.stdout.strip().splitlines()[-1]) == ready
+    assert "argparse" not in imported(proc.stderr)  # [tool.modelenv] read on the fast path
 
 
 def test_an_option_value_that_names_a_command_is_not_the_command(
