@@ -62,7 +62,9 @@ class Project:
         value = self.settings.get(key)
         if value is not None:
             assert self.pyproject is not None
-            return self.pyproject.parent / Path(os.path.expanduser(str(value)))
+            # Normalised as the launch path does (fresh.resolve_dirs): both print
+            # the same environment path.
+            return Path(os.path.abspath(self.pyproject.parent / os.path.expanduser(str(value))))
         if self.root is not None and key in ("specs", "locks"):
             return self.root / key
         return None

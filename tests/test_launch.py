@@ -537,6 +537,19 @@ def test_the_fast_path_finds_the_project_as_the_command_line_does(
     assert proc.returncode == 0, proc.stderr
     assert Path(proc.stdout.strip().splitlines()[-1]) == ready
     assert "argparse" not in imported(proc.stderr)  # [tool.modelenv] read on the fast path
+    # A home given as "../x" is printed alike by the launch path and the command line.
+    (project / "pyproject.toml").write_text(
+        '[tool.modelenv]\nspecs = "model-specs"\n'
+        f'home = "{os.path.relpath(ready.parents[4], project)}"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MODELENV_HOME"}
+    fast = subprocess.run(
+        [sys.executable, "-m", "compiler", "create", "m"], cwd=sub, env=env,
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    full = modelenv(sub, "create", "m", "-v", env=env)
+    assert fast.returncode == full.returncode == 0, fast.stderr + full.stderr
+    assert fast.stdout.splitlines()[-1] == full.stdout.splitlines()[-1] == str(ready)
 
 
 def test_an_option_value_that_names_a_command_is_not_the_command(
