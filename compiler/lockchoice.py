@@ -138,9 +138,9 @@ def choose_lock(
 ) -> Chosen:
     """The lock to build from: the matching target's committed lock, else the
     universal committed lock, else a local lock resolved for this host."""
-    from .targetlock import choose_target, live_host, requested_target, target_lock
+    from .targetlock import choose_targets, live_host, requested_target, target_lock
 
-    target = choose_target(
+    targets = choose_targets(
         paths,
         plan,
         requested_target(request.target),
@@ -148,12 +148,21 @@ def choose_lock(
         say,
         explicit=request.target is not None,
     )
-    if target is not None:
-        found = target_lock(paths, plan, request, target)
-        if found.path is not None:
-            text, entry = _read_committed(found.path, found.body_sha256)
-            return Chosen(text, "committed", "", found.plan, target, entry)
-        committed, reason, checked = None, found.reason, ""
+    if targets:
+        # The best match first; another target this host matches as well when
+        # the first one's lock does not apply (missing, stale, edited).
+        reasons: list[str] = []
+        for target in targets:
+            found = target_lock(paths, plan, request, target)
+            if found.path is not None:
+                if reasons:
+                    say(
+                        f"{'; '.join(reasons)}; using target {target}, which this host also matches"
+                    )
+                text, entry = _read_committed(found.path, found.body_sha256)
+                return Chosen(text, "committed", "", found.plan, target, entry)
+            reasons.append(found.reason)
+        committed, reason, checked = None, "; ".join(reasons), ""
     else:
         committed, reason, checked = _committed_lock(paths, plan)
     if committed is not None:

@@ -60,11 +60,18 @@ class TargetMatch:
     matched: str | None  # the target this host is
     closest: str | None = None  # when none matches: the one with the fewest differences
     differences: tuple[str, ...] = ()  # the closest one's
+    also: tuple[str, ...] = ()  # the other targets it matches, best first
+
+    @property
+    def matching(self) -> list[str]:
+        """Every target this host matches, best first."""
+        return [] if self.matched is None else [self.matched, *self.also]
 
     def describe(self) -> str:
         """One line for the user."""
         if self.matched is not None:
-            return f"this host matches target {self.matched}"
+            also = f" (and {', '.join(self.also)})" if self.also else ""
+            return f"this host matches target {self.matched}{also}"
         if self.closest is None:
             return "no target is for this model's Python version"
         return (
@@ -81,7 +88,8 @@ def match_target(
     When several match (images that differ only in packages the spec does
     not pin with ``#system_NAME#``), the one whose installed packages agree
     most with the host's is this host: its lock leaves the smallest delta.
-    Then the first by name."""
+    Then the first by name; the others it matches follow, in that order (a
+    build falls back to them when the first one's lock does not apply)."""
     keys = list(system)
     scored = sorted(
         (len(diff), _package_disagreements(live, target) if not diff else 0, name, diff)
@@ -92,7 +100,8 @@ def match_target(
         return TargetMatch(None)
     count, _, name, diff = scored[0]
     if count == 0:
-        return TargetMatch(name)
+        also = tuple(other for n, _, other, _ in scored[1:] if n == 0)
+        return TargetMatch(name, also=also)
     return TargetMatch(None, name, tuple(diff))
 
 

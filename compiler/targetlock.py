@@ -25,7 +25,14 @@ from .targeting import differences, match_target
 from .ui import WARNING
 from .verify import examine
 
-__all__ = ["TARGET_VAR", "TargetLock", "choose_target", "live_host", "requested_target"]
+__all__ = [
+    "TARGET_VAR",
+    "TargetLock",
+    "choose_target",
+    "choose_targets",
+    "live_host",
+    "requested_target",
+]
 
 TARGET_VAR = "MODELENV_TARGET"
 
@@ -50,7 +57,24 @@ def choose_target(
     *,
     explicit: bool = True,
 ) -> str | None:
-    """The target whose lock to use for ``plan`` on this host, or None.
+    """The target whose lock to use for ``plan`` on this host, or None (see
+    :func:`choose_targets`)."""
+    found = choose_targets(paths, plan, requested, live, say, explicit=explicit)
+    return found[0] if found else None
+
+
+def choose_targets(
+    paths: Paths,
+    plan: Plan,
+    requested: str | None,
+    live: Callable[[], HostFacts],
+    say: Callable[[str], None],
+    *,
+    explicit: bool = True,
+) -> list[str]:
+    """The targets whose locks may be used for ``plan`` on this host, first
+    choice first: the requested one, or every one the host matches; empty
+    when there is none.
 
     A requested target is used as asked (a difference from the live host is
     a warning); otherwise the target is found by matching, and one line says
@@ -65,7 +89,7 @@ def choose_target(
 
     targets = load_targets(paths.specs)
     if not targets and requested is None:
-        return None
+        return []
     from .locking import variant_targets
 
     spec = plan.spec
@@ -102,12 +126,12 @@ def choose_target(
         )
         if diff:
             say(f"{WARNING}this host differs from target {requested}: {'; '.join(diff)}")
-        return requested
+        return [requested]
     found = match_target(
         live(), {n: HostFacts.from_target(n, t) for n, t in allowed.items()}, plan.system
     )
     say(found.describe() if allowed else f"no target is for {label}")
-    return found.matched
+    return found.matching
 
 
 @dataclass(frozen=True)

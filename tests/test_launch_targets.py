@@ -223,6 +223,30 @@ def test_a_recaptured_target_makes_its_lock_stale_at_launch_too(
     assert rec["lock_source"] == "local" and rec["target"] is None
 
 
+def test_when_the_matched_targets_lock_does_not_apply_another_matching_target_is_used(
+    locked: dict[str, Path],
+    project: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two targets captured from the same image both match it: when the first
+    one's lock is missing (or stale, or edited), the other's is used before
+    any local resolution."""
+    code, _, err = cli(capfd, "target", "capture", "cpu2", "--python", str(locked["cpu"]))
+    assert code == 0, err
+    code, _, err = cli(capfd, "lock", "--no-index", "--find-links", str(locked["wheels"]))
+    assert code == 0, err
+    (project / "locks/m/default/cpu.txt").unlink()
+    no_resolution(monkeypatch)
+    code, out, err = create(capfd, locked, "cpu")
+    assert code == 0, err
+    assert "this host matches target cpu (and cpu2)\n" in err
+    assert "the lock for target cpu locks/m/default/cpu.txt is missing" in err
+    assert "using target cpu2, which this host also matches" in err
+    rec = record(created_path(out))
+    assert (rec["target"], rec["lock_source"]) == ("cpu2", "committed")
+
+
 def test_run_takes_a_target(
     locked: dict[str, Path], project: Path, monkeypatch: pytest.MonkeyPatch, no_network: None
 ) -> None:
