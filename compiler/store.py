@@ -119,8 +119,13 @@ def staging_path(root: Path, version: str) -> Path:
     and uv then finds the interpreter it queried last time at the same path in
     its cache (a path of its own per build cost every cold create a fresh
     interpreter query, about a tenth of a second). What a killed build left
-    there is a leftover (:func:`is_leftover`), removed by the next build."""
-    return root / f".{version}.build-staging"
+    there is a leftover (:func:`is_leftover`), removed by the next build; one
+    that could not be removed never stands in the way of a build, which then
+    takes a name of its own (``.<X.Y.Z>.build-<pid>``)."""
+    staging = root / f".{version}.build-staging"
+    if os.path.lexists(staging):
+        return root / f".{version}.build-{os.getpid()}"
+    return staging
 
 
 def is_leftover(name: str, version: str) -> bool:

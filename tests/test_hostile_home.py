@@ -307,6 +307,33 @@ def test_leftovers_never_send_a_valid_environment_to_the_slow_path(
         assert launch()
 
 
+def test_a_staging_leftover_that_cannot_go_never_stands_in_the_way_of_a_build(
+    locked_spec: None,
+    wheelhouse: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Builds of one environment share one staging name; when what a killed
+    build left there cannot be removed, the build takes a name of its own."""
+    from compiler import building
+
+    assert run_cli(capfd, "create", "m", *idx(wheelhouse))[0] == 0
+    stuck = v4("m").with_name(f".{XYZ}.build-staging")
+    (stuck / "bin").mkdir(parents=True)
+    real_remove = building.remove_path
+
+    def refuse(path: Path) -> str | None:
+        return "Permission denied" if path == stuck else real_remove(path)
+
+    monkeypatch.setattr(building, "remove_path", refuse)
+    code, out, err = run_cli(capfd, "create", "m", "--force", *idx(wheelhouse))
+    assert code == 0, err
+    assert f"cannot remove {stuck}, left by a killed build: Permission denied" in err
+    assert out.strip().splitlines()[-1] == str(v4("m"))
+    assert stuck.is_dir()  # reported and left; the build went elsewhere
+    assert sorted(p.name for p in v4("m").parent.iterdir() if ".build-" in p.name) == [stuck.name]
+
+
 # ---------------------------------------------------------------- leases that lie
 
 
