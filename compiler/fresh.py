@@ -34,6 +34,7 @@ __all__ = [
     "find_fresh",
     "flag",
     "host_unchanged",
+    "identity",
     "launch_inputs",
     "note_used",
     "read_record",
@@ -64,7 +65,7 @@ def stat_key(path: str | os.PathLike[str]) -> list[int] | None:
     return [st.st_ino, st.st_size, st.st_mtime_ns]
 
 
-def _identity(path: str) -> list[int] | None:
+def identity(path: str) -> list[int] | None:
     """What changes when a file is replaced or written to: device, inode, size,
     mtime and ctime (which no one can set back)."""
     try:
@@ -226,10 +227,10 @@ def launch_inputs(
     explicit = base_python or os.environ.get("MODELENV_BASE_PYTHON") or None
     return {
         "files": [
-            _identity(os.path.join(specs, f"{model}.toml")),
-            _identity(os.path.join(specs, "_engines.toml")),
-            _identity(overrides) if overrides is not None else "unused",
-            _identity(os.path.join(locks, model, engine, f"py{python}.txt")),
+            identity(os.path.join(specs, f"{model}.toml")),
+            identity(os.path.join(specs, "_engines.toml")),
+            identity(overrides) if overrides is not None else "unused",
+            identity(os.path.join(locks, model, engine, f"py{python}.txt")),
         ],
         "request": [
             requested_python,
@@ -287,13 +288,13 @@ def read_record(env_path: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 def _read_record_cached(env_path: str) -> dict[str, Any] | None:
     path = os.path.join(env_path, RECORD_NAME)
-    identity = _identity(path)
+    now = identity(path)
     cached = _checked.get(path)
-    if cached is not None and identity is not None and cached[0] == identity:
+    if cached is not None and now is not None and cached[0] == now:
         return cached[1]
     record = read_record(env_path)
     if record is not None:
-        _checked[path] = (identity, record)
+        _checked[path] = (now, record)
     return record
 
 
@@ -307,7 +308,7 @@ def note_used(env_path: str) -> None:
     except (OSError, ValueError, NotImplementedError):
         return
     cached = _checked.get(path)
-    now = _identity(path)
+    now = identity(path)
     # Same device, inode and size: the file this process checked, only touched.
     if (
         cached is not None

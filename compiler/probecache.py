@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from .fastio import read_own
-from .fresh import flag
+from .fresh import flag, identity
 
 __all__ = ["FOLDER", "cached_probe", "use_home"]
 
@@ -64,14 +64,6 @@ def _folder() -> Path | None:
     home = _home[0]
     folder = home.joinpath(*FOLDER)
     return folder if within(home, folder) else None
-
-
-def _identity(path: str) -> list[int] | None:
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
 def _machine() -> list[str]:
@@ -123,7 +115,7 @@ def _load(folder: Path, name: str, executable: str) -> dict[str, Any] | None:
     for item in watched:
         if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
             return None
-        if _identity(item[0]) != item[1]:
+        if identity(item[0]) != item[1]:
             return None
     data = entry.get("data")
     return data if _answer_shaped(data) else None
@@ -161,7 +153,7 @@ def _store(folder: Path, name: str, executable: str, data: dict[str, Any], since
     if not isinstance(started, str) or os.path.realpath(started) != os.path.realpath(executable):
         return  # a shim or wrapper: the interpreter it starts may change, its file not
     watched: list[tuple[str, list[int] | None]] = [
-        (p, _identity(p)) for p in _watched(executable, data)
+        (p, identity(p)) for p in _watched(executable, data)
     ]
     for _path, ident in watched:
         if ident is not None and max(ident[3], ident[4]) >= since - _RACY_NS:
@@ -173,14 +165,10 @@ def _store(folder: Path, name: str, executable: str, data: dict[str, Any], since
         "watched": watched,
         "data": data,
     }
-    text = json.dumps(entry)
-    from .fsutil import temp_sibling
+    from .fsutil import atomic_write
 
     with contextlib.suppress(OSError):
-        folder.mkdir(parents=True, exist_ok=True)
-        with temp_sibling(folder / name) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, folder / name)
+        atomic_write(folder / name, json.dumps(entry))  # makes the folder too
 
 
 def cached_probe(
