@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from .errors import Terminated
+from .fastio import start_time
 
 __all__ = ["STOP_WAIT", "descendants", "run", "stop", "stop_users", "users_of"]
 
@@ -83,7 +84,7 @@ def stop(proc: subprocess.Popen[str]) -> None:
     listed = descendants(proc.pid) if proc.poll() is None else []
     # With each one's start time: one that exits on SIGTERM is reaped by init,
     # and its pid may be another process's by the SIGKILL that follows.
-    tree = [(pid, start) for pid in listed if (start := _start_time(pid)) is not None]
+    tree = [(pid, start) for pid in listed if (start := start_time(pid))]
     for signum in (signal.SIGTERM, getattr(signal, "SIGKILL", signal.SIGTERM)):
         with contextlib.suppress(OSError):
             proc.send_signal(signum)
@@ -96,22 +97,14 @@ def stop(proc: subprocess.Popen[str]) -> None:
         return
 
 
-def _signal_all(tree: list[tuple[int, bytes]], signum: int) -> None:
-    """Signal each (pid, start time) of ``tree`` still the process listed."""
+def _signal_all(tree: list[tuple[int, str]], signum: int) -> None:
+    """Signal each (pid, start time) of ``tree`` still the process listed: its
+    start time (/proc/PID/stat, field 22, :func:`compiler.fastio.start_time`)
+    tells one process from another given the same pid later."""
     for pid, start in tree:
-        if _start_time(pid) == start:
+        if start_time(pid) == start:
             with contextlib.suppress(OSError):
                 os.kill(pid, signum)
-
-
-def _start_time(pid: int) -> bytes | None:
-    """When ``pid`` started (/proc/PID/stat, field 22), None when it is gone:
-    with its pid, it tells one process from another given the same pid later."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
 
 
 def _processes(cmdlines: bool = True) -> dict[int, tuple[int, bytes]]:
@@ -198,7 +191,7 @@ def stop_users(path: str) -> list[int]:
     users = users_of(path)
     if not users:
         return []
-    found = [(pid, start) for pid in users if (start := _start_time(pid)) is not None]
+    found = [(pid, start) for pid in users if (start := start_time(pid))]
     _signal_all(found, getattr(signal, "SIGKILL", signal.SIGTERM))
     deadline = time.monotonic() + STOP_WAIT
     while True:

@@ -283,12 +283,12 @@ def test_a_pid_of_the_tree_reused_before_the_sigkill_is_left_alone(
     monkeypatch.setattr(children, "_processes", lambda **_: {stranger: (proc.pid, b"x")})
     asked: list[int] = []
 
-    def start_time(pid: int) -> bytes | None:
+    def start_time(pid: int) -> str:
         asked.append(pid)
         # Listed, and still the same at SIGTERM; another process's after.
-        return b"100" if asked.count(stranger) <= 2 else b"200"
+        return "100" if asked.count(stranger) <= 2 else "200"
 
-    monkeypatch.setattr(children, "_start_time", start_time)
+    monkeypatch.setattr(children, "start_time", start_time)
     real_kill = os.kill
     sent: list[int] = []
 
