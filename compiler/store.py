@@ -310,13 +310,11 @@ def find_current(paths: Paths, request: Request, *, skip_installed: bool) -> Env
         record = read_record(path)
         if record is None or record.get("key") != key:
             continue
-        lock_file = record.get("lock_file")
-        if lock_file and stat_key(lock_file[0]) != lock_file[1]:
-            from .refresh import lock_file_now  # a relock, or a touch: the bytes say
+        from .refresh import lock_file_now  # a relock, or a touch: the bytes say
 
-            same, lock_file = lock_file_now(paths.locks, record)
-            if not same:
-                continue
+        same, lock_file = lock_file_now(paths.locks, record)
+        if not same:
+            continue
         if not host_unchanged(str(path), {**record, "lock_file": lock_file}):
             continue
         # Identities taken for another Python's lock would never match: kept.
