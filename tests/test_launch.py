@@ -113,10 +113,13 @@ def test_the_fast_path_reads_create_and_run() -> None:
 
 
 def modelenv(
-    project: Path, *argv: str, timeout: float = 120, **kw: object
+    project: Path, *argv: str, timeout: float = 120, importtime: bool = False, **kw: object
 ) -> subprocess.CompletedProcess[str]:
+    """``modelenv ARGV`` as a process in ``project``; ``importtime``: with
+    ``-X importtime``, for :func:`imported`."""
+    timing = ["-X", "importtime"] if importtime else []
     return subprocess.run(
-        [sys.executable, "-m", "compiler", *argv],
+        [sys.executable, *timing, "-m", "compiler", *argv],
         cwd=project,
         capture_output=True,
         text=True,
@@ -157,24 +160,12 @@ HEAVY = {"argparse", "configparser", "packaging", "pydantic", "jinja2", "tomllib
 
 
 def test_up_to_date_create_and_run_import_nothing_heavy(ready: Path, project: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "compiler", "create", "m"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = modelenv(project, "create", "m", importtime=True)
     assert proc.returncode == 0, proc.stderr
     assert Path(proc.stdout.strip()) == ready
     assert "up to date: m [default, py" in proc.stderr
     assert imported(proc.stderr) & HEAVY == set()
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "compiler", "run", "m", "true"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = modelenv(project, "run", "m", "true", importtime=True)
     assert proc.returncode == 0, proc.stderr
     assert imported(proc.stderr) & HEAVY == set()
 
@@ -515,25 +506,13 @@ def test_the_fast_path_finds_the_project_as_the_command_line_does(
     uv do), and a pyproject.toml's [tool.modelenv] is read as the CLI reads it."""
     sub = project / "docs" / "deep"
     sub.mkdir(parents=True)
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "compiler", "create", "m"],
-        cwd=sub,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = modelenv(sub, "create", "m", importtime=True)
     assert proc.returncode == 0, proc.stderr
     assert Path(proc.stdout.strip()) == ready
     assert "argparse" not in imported(proc.stderr)  # served by the fast path
     (project / "specs").rename(project / "model-specs")
     (project / "pyproject.toml").write_text('[tool.modelenv]\nspecs = "model-specs"\n')
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "compiler", "create", "m"],
-        cwd=sub,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = modelenv(sub, "create", "m", importtime=True)
     assert proc.returncode == 0, proc.stderr
     assert Path(proc.stdout.strip().splitlines()[-1]) == ready
     assert "argparse" not in imported(proc.stderr)  # [tool.modelenv] read on the fast path
@@ -543,10 +522,7 @@ def test_the_fast_path_finds_the_project_as_the_command_line_does(
         f'home = "{os.path.relpath(ready.parents[4], project)}"\n'
     )
     env = {k: v for k, v in os.environ.items() if k != "MODELENV_HOME"}
-    fast = subprocess.run(
-        [sys.executable, "-m", "compiler", "create", "m"], cwd=sub, env=env,
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    fast = modelenv(sub, "create", "m", env=env)
     full = modelenv(sub, "create", "m", "-v", env=env)
     assert fast.returncode == full.returncode == 0, fast.stderr + full.stderr
     assert fast.stdout.splitlines()[-1] == full.stdout.splitlines()[-1] == str(ready)
