@@ -11,7 +11,6 @@ import argparse
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 
 from . import __version__
@@ -141,6 +140,14 @@ def _command_at(words: Sequence[str]) -> int | None:
     return None
 
 
+def _print_traceback() -> None:
+    # Imported here: traceback (with linecache, tokenize, textwrap) costs every
+    # command milliseconds, and only --debug and -v on a failure print one.
+    import traceback
+
+    traceback.print_exc()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     at = _command_at(args_list)
@@ -167,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(module.run(args))
     except ModelenvError as exc:
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         print(f"modelenv: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
@@ -188,12 +195,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .fsutil import os_error
 
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         print(f"modelenv: error: {os_error(exc, f'{args.command} failed')}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:  # a bug: say so, and how to report it
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         print(
             f"modelenv: internal error: {type(exc).__name__}: {exc}\n"
             "  this is a bug in modelenv; rerun with --debug and report the traceback",

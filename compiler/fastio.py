@@ -22,6 +22,7 @@ __all__ = [
     "open_folder",
     "read_lease",
     "read_own",
+    "sha256",
     "sha256_hex",
     "start_time",
     "take_lease",
@@ -33,15 +34,22 @@ _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
-def sha256_hex(data: bytes) -> str:
-    # hashlib loads OpenSSL (milliseconds); the built-in module is enough here.
+def sha256(data: bytes = b"") -> Any:
+    """A SHA-256 hash object (``update``, ``digest``, ``hexdigest``).
+
+    hashlib loads OpenSSL (milliseconds); the built-in module is enough here.
+    """
     try:
-        from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]
+        from _sha2 import sha256 as new  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         try:
-            from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
+            from _sha256 import sha256 as new  # type: ignore[import-not-found,no-redef,unused-ignore]
         except ImportError:  # pragma: no cover - a build without them
-            from hashlib import sha256
+            from hashlib import sha256 as new
+    return new(data)
+
+
+def sha256_hex(data: bytes) -> str:
     return str(sha256(data).hexdigest())
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Nothing heavier at import: ensure_env imports this module on the launch path,
-# so configparser, urllib, re, json and hashlib are imported where they are used.
+# so configparser, urllib, re, json are imported where they are used.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence
@@ -143,11 +143,12 @@ class IndexSettings:
     def fingerprint(self) -> str:
         """sha256 of the effective settings (masked: the hash never carries a secret)."""
         data = {k: _mask_value(self.values[k].value) for k in KEYS if k in self.values}
-        import hashlib
         import json
 
+        from .fastio import sha256_hex
+
         blob = json.dumps(data, sort_keys=True).encode()
-        return "sha256:" + hashlib.sha256(blob).hexdigest()
+        return "sha256:" + sha256_hex(blob)
 
 
 def mask_url(url: str) -> str:

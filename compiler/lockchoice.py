@@ -12,7 +12,6 @@ from typing import Any
 from .errors import ModelenvError
 from .fsutil import check_within, remove_path
 from .lockfile import lock_path, parse_lock
-from .locking import compile_lock
 from .paths import Paths, display
 from .plan import Plan
 from .request import Request
@@ -113,6 +112,10 @@ def _resolve_local(
     offline: bool,
     say: Callable[[str], None],
 ) -> None:
+    # Imported here: the lock compiler (and its error explainer) is needed only
+    # when no committed lock applies, never on a create from a committed lock.
+    from .locking import compile_lock
+
     say("resolving a local lock for this host (this needs the package index)")
     # uv reads the pins of its output file as preferences.
     preferences = _preferences(paths, plan, skip_installed=skip_installed)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ModelenvError
+from .fastio import sha256_hex
 
 __all__ = [
     "Lock",
@@ -41,9 +42,7 @@ def lock_path(locks: Path, model: str, engine: str, python: str, target: str | N
 
 
 def sha256_text(text: str) -> str:
-    import hashlib
-
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return "sha256:" + sha256_hex(text.encode("utf-8"))
 
 
 @dataclass(frozen=True)

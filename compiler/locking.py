@@ -10,7 +10,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +21,8 @@ from .host import Interpreter, inspect_interpreter
 from .lockerrors import LockContext, explain
 from .lockfile import Lock, LockHeader, body_of, lock_path, parse_header, parse_lock, sha256_text
 from .paths import Paths
-from .plan import DEFAULT_ENGINE, FINGERPRINT_SCHEME, NO_FACTS, Plan
+from .plan import FINGERPRINT_SCHEME, NO_FACTS, Plan
 from .requirements import Entry
-from .spec import Spec, Target
 from .verify import Status, environments, expected_of, verify_body
 
 __all__ = [
@@ -33,7 +32,6 @@ __all__ = [
     "orphan_locks",
     "recaptured",
     "target_change",
-    "variant_targets",
 ]
 
 
@@ -64,19 +62,6 @@ def _existing(path: Path) -> Lock | None:
         return parse_lock(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ModelenvError):
         return None
-
-
-def variant_targets(spec: Spec, engine: str, targets: Mapping[str, Target]) -> list[str]:
-    """The targets a spec variant is locked for: its ``[engines.E] targets``,
-    else ``[env] targets``, else every target; only those of a Python X.Y that
-    ``env.python`` lists (any, when it lists none)."""
-    variant = spec.engines.get(engine) if engine != DEFAULT_ENGINE else None
-    chosen = variant.targets if variant is not None and variant.targets is not None else None
-    if chosen is None:
-        chosen = spec.env.targets
-    names = sorted(targets) if chosen is None else list(chosen)
-    listed = spec.env.python
-    return [n for n in names if n in targets and (not listed or targets[n].xy in listed)]
 
 
 def target_change(path: Path, target: str, fingerprint: str | None) -> bool:

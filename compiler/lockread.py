@@ -16,12 +16,12 @@ one byte is decoded, hashed and parsed like any other.
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .fastio import sha256_hex
 from .lockfile import (
     Lock,
     LockedPackage,
@@ -105,7 +105,7 @@ class LockReader:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
             digest = sha256_text(text)
         else:
-            digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+            digest = "sha256:" + sha256_hex(raw)
         body = Body(raw, digest, text, scan_body(text))
         if body.scan is None:
             _ = body.packages  # parsed now: a line that is not an entry is an error now

@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .errors import ModelenvError, UsageError
-from .locking import LockKey, variant_targets
+from .locking import LockKey
 from .names import did_you_mean
 from .paths import Paths, display
 from .plan import Plan, load_model, make_plan
 from .request import Request
 from .spec import SpecError
 from .spec.targets import load_targets
+from .targeting import variant_targets
 
 __all__ = ["LockSet", "Selection", "lock_set"]
 

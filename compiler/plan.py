@@ -8,7 +8,6 @@ settings. ``show`` prints a plan, ``lock`` compiles one, ``create`` builds one.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from . import indexes
 from .errors import ModelenvError, UsageError
+from .fastio import sha256_hex
 from .host import HostFacts, Interpreter, find_interpreter
 from .merge import Layer, Merged, Requirement, merge
 from .names import did_you_mean
@@ -125,7 +125,7 @@ def input_fingerprint(plan: Plan) -> str:
         # Only target locks carry it: universal fingerprints stay as they were.
         data["target"] = {"name": plan.target, "fingerprint": plan.target_fingerprint}
     blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-    return "sha256:" + hashlib.sha256(blob).hexdigest()
+    return "sha256:" + sha256_hex(blob)
 
 
 def load_model(paths: Paths, model: str) -> tuple[Spec, Engines]:

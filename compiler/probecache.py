@@ -32,7 +32,6 @@ only: an unreadable, corrupt or unwritable entry means a new probe.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import time
@@ -40,7 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .fastio import read_own
+from .fastio import read_own, sha256_hex
 from .fresh import flag, identity
 
 __all__ = ["FOLDER", "cached_probe", "use_home"]
@@ -84,7 +83,7 @@ def _machine() -> list[str]:
 
 def _entry_name(executable: str, script: str) -> str:
     key = f"{os.path.abspath(executable)}\0{script}"
-    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32] + ".json"
+    return sha256_hex(key.encode("utf-8", "surrogateescape"))[:32] + ".json"
 
 
 def _watched(executable: str, data: dict[str, Any]) -> list[str]:

@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .fastio import read_own
+from .fastio import read_own, sha256
 from .fresh import (
     LAYOUT,
     RECORD_FORMAT,
@@ -198,11 +198,10 @@ def request_key(paths: Paths, request: Request, python: str, *, skip_installed: 
     Raw bytes of the spec, the engine defaults, the overrides and the committed
     lock, plus the request: equal digests mean nothing the user controls changed.
     """
-    import hashlib
     import json
 
     engine = request.engine or "default"
-    h = hashlib.sha256()
+    h = sha256()
     overrides = overrides_file(paths, request)
     parts: list[bytes] = [
         f"record-{RECORD_FORMAT}".encode(),
@@ -223,7 +222,7 @@ def request_key(paths: Paths, request: Request, python: str, *, skip_installed: 
     for part in parts:
         h.update(len(part).to_bytes(8, "little"))
         h.update(part)
-    return h.hexdigest()
+    return str(h.hexdigest())
 
 
 def _base_choice(request: Request, python: str, overrides: Path | None) -> str:

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .host import HostFacts
 
-__all__ = ["TargetMatch", "differences", "match_target", "same_version"]
+if TYPE_CHECKING:
+    from .spec import Spec, Target
+
+__all__ = ["TargetMatch", "differences", "match_target", "same_version", "variant_targets"]
 
 
 def same_version(a: str | None, b: str | None) -> bool:
@@ -28,6 +32,19 @@ def same_version(a: str | None, b: str | None) -> bool:
         return Version(a) == Version(b)
     except InvalidVersion:
         return a == b
+
+
+def variant_targets(spec: Spec, engine: str, targets: Mapping[str, Target]) -> list[str]:
+    """The targets a spec variant is locked for: its ``[engines.E] targets``,
+    else ``[env] targets``, else every target; only those of a Python X.Y that
+    ``env.python`` lists (any, when it lists none)."""
+    variant = spec.engines.get(engine) if engine != "default" else None
+    chosen = variant.targets if variant is not None and variant.targets is not None else None
+    if chosen is None:
+        chosen = spec.env.targets
+    names = sorted(targets) if chosen is None else list(chosen)
+    listed = spec.env.python
+    return [n for n in names if n in targets and (not listed or targets[n].xy in listed)]
 
 
 def _fact(value: object) -> str:

@@ -16,12 +16,11 @@ from pathlib import Path
 from .errors import UsageError
 from .host import HostFacts, host_facts
 from .lockfile import lock_path
-from .locking import target_change
 from .names import did_you_mean
 from .paths import Paths, display
 from .plan import Plan, make_plan
 from .request import Request
-from .targeting import differences, match_target
+from .targeting import differences, match_target, variant_targets
 from .ui import WARNING
 from .verify import examine
 
@@ -90,8 +89,6 @@ def choose_targets(
     targets = load_targets(paths.specs)
     if not targets and requested is None:
         return []
-    from .locking import variant_targets
-
     spec = plan.spec
     locked_for = set(variant_targets(spec, plan.engine_name, targets))
     allowed = {
@@ -154,6 +151,8 @@ def target_lock(paths: Paths, plan: Plan, request: Request, target: str) -> Targ
     check = examine(path, tplan, system=tplan.system)
     if not check.ok:
         why = f"the lock for target {target} {display(path)} is {check.status.value}"
+        from .locking import target_change  # the lock compiler: only to say why
+
         if target_change(path, target, tplan.target_fingerprint):
             why += f" (target {target} was captured again since)"
         if check.problems:
