@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FLAG_OPTIONS",
     "VALUE_OPTIONS",
+    "entry",
     "env_vars",
     "exec_command",
     "main",
@@ -390,3 +391,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return full(words)
     note_used(fresh.path)
     return exec_command(args.cmd, env_vars(fresh.path), fresh.path)
+
+
+def entry() -> NoReturn:
+    """The ``modelenv`` command (its script, and ``python -m compiler``):
+    :func:`main`, then the exit, without the interpreter's teardown.
+
+    Tearing down what a build imported (packaging, the spec models, uv's
+    wrapper...) module by module costs a cold create tens of milliseconds,
+    with no modelenv work left to do: its files are written and closed, its
+    locks released, uv waited for. Only the standard streams may still hold
+    output; they are flushed here, and a failure to flush exits 120, as
+    Python's own exit does. A process that something observes (a profiler,
+    or a tracer such as coverage or a debugger) exits the usual way, so that
+    it can write what it gathered.
+    """
+    code = main()
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        if stream is None or stream.closed:
+            continue
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            code = 120
+    os._exit(code)

@@ -109,6 +109,76 @@ def test_the_fast_path_reads_create_and_run() -> None:
     assert (args.command, args.model, args.engine, args.cmd) == ("run", "m", None, ["python", "-V"])
 
 
+# ---------------------------------------------------------------- the exit
+
+_ENTRY = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: print('torn down', file=sys.stderr))\n"
+    "from compiler.launch import entry\n"
+    "sys.argv = ['modelenv', *sys.argv[1:]]\n"
+    "entry()\n"
+)
+
+
+def test_the_command_exits_without_teardown_and_keeps_its_output(tmp_path: Path) -> None:
+    """The exit skips the interpreter's teardown (atexit handlers do not run),
+    yet every byte printed reaches the reader, and the status is main's."""
+    expected = run_cli_text(["completion", "bash"])
+    proc = subprocess.run(
+        [sys.executable, "-c", _ENTRY, "completion", "bash"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert (proc.returncode, proc.stdout) == (0, expected)
+    assert "torn down" not in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-c", _ENTRY, "create", "m", "--specs", str(tmp_path / "none")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    assert proc.stderr.startswith("modelenv: error:"), proc.stderr
+    assert "torn down" not in proc.stderr
+
+
+def test_a_profiled_command_exits_the_usual_way(tmp_path: Path) -> None:
+    """cProfile (like coverage or a debugger) writes its results at the usual
+    exit: a process something observes is not cut short."""
+    out = tmp_path / "profile.out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "compiler", "completion", "bash"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.stat().st_size > 0
+
+
+_MAIN = "import sys; from compiler.launch import main; sys.exit(main())"
+
+
+def run_cli_text(argv: list[str]) -> str:
+    """What ``modelenv ARGV`` prints, from the exit the usual way."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _MAIN, *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
 # ---------------------------------------------------------------- helpers
 
 
