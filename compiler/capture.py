@@ -12,16 +12,13 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import ValidationError
-
 from . import __version__
 from .errors import ModelenvError, UsageError
 from .host import HostFacts
 from .markers import FACTS
 from .names import did_you_mean
-from .spec.problems import problems_from
-from .spec.schema import IndexSection
-from .spec.targets import Target
+from .spec.fast import build_target as build_plain_target
+from .spec.types import IndexSection, Target, as_dict
 from .tomlfmt import toml_key, toml_string
 
 __all__ = ["build_target", "invalid_versions", "package_changes", "parse_fact", "render_target"]
@@ -99,16 +96,20 @@ def build_target(
         },
     }
     if index is not None:
-        data["index"] = index.model_dump(exclude_unset=True)
-    try:
-        return Target.model_validate(data)
-    except ValidationError as exc:
-        found = problems_from(exc, host.source, {})
-        raise ModelenvError(
-            "cannot describe this interpreter as a target: "
-            + "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in found),
-            hint="targets are for platforms uv resolves for (docs/targets.md)",
-        ) from None
+        data["index"] = index.given_values()
+    target = build_plain_target(data)
+    if target is not None:
+        return target
+    from .spec.schema import check_target  # the reference words the problems
+
+    target, found = check_target(data, host.source, {})
+    if target is not None:
+        return target
+    raise ModelenvError(
+        "cannot describe this interpreter as a target: "
+        + "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in found),
+        hint="targets are for platforms uv resolves for (docs/targets.md)",
+    )
 
 
 def invalid_versions(host: HostFacts) -> dict[str, str]:
@@ -149,12 +150,12 @@ def render_target(name: str, target: Target) -> str:
     if target.description:
         lines.append(f"description = {toml_string(target.description)}")
     lines.append("")
-    lines += _table("python", target.python.model_dump())
-    lines += _table("facts", target.facts.model_dump())
+    lines += _table("python", as_dict(target.python))
+    lines += _table("facts", as_dict(target.facts))
     if target.index is not None:
-        lines += _table("index", target.index.model_dump(exclude_unset=True))
+        lines += _table("index", target.index.given_values())
     lines += _table("markers", dict(sorted(target.markers.items())))
-    lines += _table("capture", target.capture.model_dump())
+    lines += _table("capture", as_dict(target.capture))
     lines += _table("packages", target.packages)
     return "\n".join(lines).rstrip("\n") + "\n"
 

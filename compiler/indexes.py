@@ -318,7 +318,7 @@ def from_spec(index: Any, source: str, base: Path | None = None) -> IndexSetting
     if index is None:
         return IndexSettings()
     values = {}
-    for name in sorted(index.model_fields_set):
+    for name in sorted(index.given_fields):
         value = getattr(index, name)
         if isinstance(value, tuple):
             value = tuple(value)

@@ -262,7 +262,7 @@ def test_empty_variables_are_ignored(env: dict[str, str], with_file: Path) -> No
 
 def test_spec_sets_only_its_explicit_keys(env: dict[str, str], with_file: Path) -> None:
     env["PIP_EXTRA_INDEX_URL"] = "https://env-extra/"
-    spec = indexes.from_spec(IndexSection(url="https://spec/simple"), "specs/m.toml [env.index]")
+    spec = indexes.from_spec(IndexSection.of(url="https://spec/simple"), "specs/m.toml [env.index]")
     assert flat(spec) == {"index_url": ("https://spec/simple", "specs/m.toml [env.index]")}
     settings = flat(layered(env, spec))
     assert settings["index_url"] == ("https://spec/simple", "specs/m.toml [env.index]")
@@ -273,7 +273,7 @@ def test_spec_sets_only_its_explicit_keys(env: dict[str, str], with_file: Path) 
 def test_spec_explicit_defaults_still_count(env: dict[str, str]) -> None:
     env["UV_NO_BUILD_ISOLATION"] = "1"
     env["UV_EXTRA_INDEX_URL"] = "https://env-extra/"
-    spec = indexes.from_spec(IndexSection(no_build_isolation=False, extra_urls=()), "s")
+    spec = indexes.from_spec(IndexSection.of(no_build_isolation=False, extra_urls=()), "s")
     settings = flat(layered(env, spec))
     assert settings["no_build_isolation"] == (False, "s")
     assert settings["extra_index_urls"] == ((), "s")
@@ -284,7 +284,7 @@ def test_spec_without_index_table() -> None:
 
 
 def test_spec_all_keys() -> None:
-    section = IndexSection(
+    section = IndexSection.of(
         url="https://s/simple",
         extra_urls=("https://e/",),
         find_links=("./wheels",),
@@ -303,7 +303,7 @@ def test_spec_all_keys() -> None:
 def test_command_line_over_everything(env: dict[str, str], with_file: Path) -> None:
     env["UV_DEFAULT_INDEX"] = "https://env/simple"
     spec = indexes.from_spec(
-        IndexSection(url="https://spec/simple", find_links=("/spec-wheels",)), "spec"
+        IndexSection.of(url="https://spec/simple", find_links=("/spec-wheels",)), "spec"
     )
     cli = indexes.from_command_line("https://cli/simple", ["https://cli-extra/"])
     settings = flat(layered(env, spec, cli))

@@ -242,6 +242,23 @@ def test_up_to_date_create_imports_neither_pydantic_nor_jinja2(
     assert heavy == []
 
 
+def test_cold_create_imports_no_pydantic(locked: Path, project: Path, wheelhouse: Path) -> None:
+    # Valid specs are loaded by the fast validator (compiler/spec/fast.py).
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "compiler", "create", "m", *idx(wheelhouse)],
+        cwd=project,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert created_path(proc.stdout) == env_dir()
+    assert "import time:" in proc.stderr  # -X importtime did report
+    heavy = [line for line in proc.stderr.splitlines() if _HEAVY.search(line)]
+    assert heavy == []
+
+
 def test_up_to_date_ensure_env_imports_neither_pydantic_nor_jinja2(
     built: Path, project: Path
 ) -> None:

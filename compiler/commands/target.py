@@ -72,8 +72,8 @@ def _capture(args: argparse.Namespace) -> int:
     from ..host import host_facts
     from ..indexes import mask_url
     from ..paths import beneath_venv, display
-    from ..spec.schema import IndexSection
     from ..spec.targets import TARGETS_DIR, check_target_file, check_target_name
+    from ..spec.types import IndexSection
 
     paths, ui = context(args)
     why = check_target_name(args.name)
@@ -102,7 +102,7 @@ def _capture(args: argparse.Namespace) -> int:
             "extra_urls": tuple(args.extra_index_url),
             "find_links": _find_links(args.find_links, paths.specs / TARGETS_DIR),
         }
-        index = IndexSection(**{k: v for k, v in fields.items() if v})
+        index = IndexSection.of(**{k: v for k, v in fields.items() if v})
     # As 'create' finds its base: never modelenv's own venv (pipx, uv tool).
     executable = (
         args.python or os.environ.get("MODELENV_BASE_PYTHON") or beneath_venv() or sys.executable
@@ -174,6 +174,7 @@ def _show(args: argparse.Namespace) -> int:
     from ..errors import UsageError
     from ..names import did_you_mean
     from ..spec.targets import load_targets
+    from ..spec.types import as_json
 
     paths, ui = context(args)
     targets = load_targets(paths.specs)
@@ -183,7 +184,7 @@ def _show(args: argparse.Namespace) -> int:
             f"unknown target {args.name!r}{did_you_mean(args.name, targets)};"
             f" targets: {', '.join(sorted(targets)) or 'none'}"
         )
-    doc = {"name": args.name, "fingerprint": target.fingerprint(), **target.model_dump(mode="json")}
+    doc = {"name": args.name, "fingerprint": target.fingerprint(), **as_json(target)}
     if args.json:
         ui.result(json.dumps(doc, indent=2))
         return 0
@@ -195,7 +196,7 @@ def _show(args: argparse.Namespace) -> int:
         "  facts:       " + ", ".join(f"{k}={_fact(v)}" for k, v in target.facts.as_facts().items())
     )
     if target.index is not None:
-        for key, value in target.index.model_dump(exclude_unset=True).items():
+        for key, value in target.index.given_values().items():
             lines.append(f"  index.{key}: {value}")
     cap = target.capture
     lines.append(f"  captured:    {cap.at or '-'} from {cap.interpreter or '-'}")

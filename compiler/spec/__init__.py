@@ -4,7 +4,15 @@ overrides file) and its loading.
 Parse at the edge: a TOML file goes in, a frozen, validated :class:`Spec` comes
 out, or a list of :class:`Problem` that each name the file, the field and the fix.
 
-- :mod:`.schema`: the pydantic models and single-value validation;
+Two validators, one result. The fast one (:mod:`.fast`) builds the runtime
+types from plainly valid data without importing pydantic (a cold start pays
+no 80 ms for it); on anything unusual it steps aside and the pydantic
+reference schema (:mod:`.schema`) decides and words the problems. Both judge
+single values with the same functions and build the same frozen dataclasses.
+
+- :mod:`.types`: the runtime types (frozen dataclasses) everything else uses;
+- :mod:`.values`: single-value checks, shared by both validators;
+- :mod:`.fast`: the fast builder; :mod:`.schema`: the pydantic reference;
 - :mod:`.problems`: TOML reading and located problems, shared by every schema;
 - :mod:`.checks`: loading specs and engine defaults, with cross-field checks;
 - :mod:`.overrides`: the user's overrides file;
@@ -16,8 +24,8 @@ from __future__ import annotations
 from .checks import check_engines_file, check_spec_file, check_spec_text, load_engines, load_spec
 from .overrides import check_overrides_file, load_overrides
 from .problems import Problem, SpecError
-from .schema import (
-    INDEX_STRATEGIES,
+from .targets import Target, check_target_file, load_targets
+from .types import (
     EngineDefaults,
     Engines,
     EngineVariant,
@@ -28,7 +36,7 @@ from .schema import (
     OverrideSection,
     Spec,
 )
-from .targets import Target, check_target_file, load_targets
+from .values import INDEX_STRATEGIES
 
 __all__ = [
     "INDEX_STRATEGIES",

@@ -5,28 +5,17 @@ that one run names every problem."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
 from ..names import check_model_name, did_you_mean
 from ..paths import ENGINES_FILE, display
 from ..requirements import EntryError, marker_of, parse_entry
-from .problems import Problem, SpecError, field_path, parse_toml, problems_from, read_toml
-from .schema import (
-    DefaultVariant,
-    EngineDefaults,
-    Engines,
-    EngineVariant,
-    EnvSection,
-    IndexSection,
-    ModelSection,
-    Spec,
-)
+from . import fast
+from .problems import Problem, SpecError, field_path, parse_toml, read_toml
 from .targets import TARGETS_DIR, check_target_file, target_files
+from .types import Engines, Spec
 
 __all__ = [
     "check_engines_file",
@@ -35,17 +24,6 @@ __all__ = [
     "load_engines",
     "load_spec",
 ]
-
-# Field names per table, for "did you mean" on unknown keys.
-_FIELDS: dict[str, Iterable[str]] = {
-    "": Spec.model_fields,
-    "model": ModelSection.model_fields,
-    "env": EnvSection.model_fields,
-    "env.index": IndexSection.model_fields,
-    "default": DefaultVariant.model_fields,
-    "engines.*": EngineVariant.model_fields,
-}
-_ENGINE_FIELDS: dict[str, Iterable[str]] = {"engines.*": EngineDefaults.model_fields}
 
 
 @dataclass(frozen=True)
@@ -310,11 +288,13 @@ def _check_spec_data(
     data: dict[str, Any], path: Path, engines: Engines | None
 ) -> tuple[Spec | None, list[Problem]]:
     shown = display(path)
-    try:
-        spec = Spec.model_validate(data)
-    except ValidationError as exc:
-        problems = problems_from(exc, shown, _FIELDS)
-        return None, problems + _semantic_problems(_raw_view(data), path, shown, engines)
+    spec = fast.build_spec(data)
+    if spec is None:  # not plainly valid: the reference schema decides
+        from .schema import check_spec
+
+        spec, problems = check_spec(data, shown)
+        if spec is None:
+            return None, problems + _semantic_problems(_raw_view(data), path, shown, engines)
     problems = _semantic_problems(_view_of(spec), path, shown, engines)
     return (None if problems else spec), problems
 
@@ -326,22 +306,20 @@ def load_spec(path: Path, engines: Engines | None) -> Spec:
     return spec
 
 
-class _EnginesRoot(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    engines: dict[str, EngineDefaults]
-
-
 def check_engines_file(path: Path) -> tuple[Engines | None, list[Problem]]:
     shown = display(path)
     data, problems = read_toml(path, path.parent)
     if data is None:
         return None, problems
-    try:
-        root = _EnginesRoot.model_validate({"engines": data})
-    except ValidationError as exc:
-        return None, problems_from(exc, shown, _ENGINE_FIELDS, drop_root=True)
+    defaults_of = fast.build_engines(data)
+    if defaults_of is None:  # not plainly valid: the reference schema decides
+        from .schema import check_engines
+
+        defaults_of, problems = check_engines(data, shown)
+        if defaults_of is None:
+            return None, problems
     problems = []
-    for name, defaults in sorted(root.engines.items()):
+    for name, defaults in sorted(defaults_of.items()):
         field = field_path((name,))
         why = check_model_name(name, "engine name")
         if why:
@@ -350,7 +328,7 @@ def check_engines_file(path: Path) -> tuple[Engines | None, list[Problem]]:
         problems += _duplicates(shown, f"{field}.constraints", defaults.constraints, _key)
     if problems:
         return None, problems
-    return Engines(path, dict(root.engines)), []
+    return Engines(path, defaults_of), []
 
 
 def load_engines(specs_dir: Path) -> Engines:

@@ -3,23 +3,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-
-from pydantic import ValidationError
 
 from ..names import did_you_mean
 from ..paths import display
-from .problems import Problem, SpecError, field_path, problems_from, read_toml
-from .schema import Overrides, OverrideSection
+from . import fast
+from .problems import Problem, SpecError, field_path, read_toml
+from .types import Overrides
 
 __all__ = ["check_overrides_file", "load_overrides"]
-
-_OVERRIDE_FIELDS: dict[str, Iterable[str]] = {
-    "": ("global", "models"),
-    "global": OverrideSection.model_fields,
-    "models.*": OverrideSection.model_fields,
-}
 
 
 _OVERRIDES_HINT = "the overrides file format is in README.md ('Layers, first to last')"
@@ -34,10 +27,13 @@ def check_overrides_file(
     data, problems = read_toml(path)
     if data is None:
         return None, problems
-    try:
-        overrides = Overrides.model_validate(data)
-    except ValidationError as exc:
-        return None, problems_from(exc, shown, _OVERRIDE_FIELDS)
+    overrides = fast.build_overrides(data)
+    if overrides is None:  # not plainly valid: the reference schema decides
+        from .schema import check_overrides
+
+        overrides, problems = check_overrides(data, shown)
+        if overrides is None:
+            return None, problems
     problems += [
         Problem(
             shown,

@@ -11,13 +11,14 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelenvError
 from ..names import did_you_mean
 from ..paths import display
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 if sys.version_info >= (3, 11):
     import tomllib
