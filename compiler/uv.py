@@ -8,6 +8,7 @@ import functools
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,12 @@ _INDEX_VARS = (
 )
 
 
+# find_uv_bin reads sysconfig, whose first use is not thread-safe (3.11: a
+# second thread can see its variables half-filled, EXE None): 'lock --jobs'
+# workers find uv one at a time.
+_FINDING = threading.Lock()
+
+
 @functools.cache
 def uv_binary() -> str:
     """uv from the ``uv`` package installed with modelenv, else the one on PATH."""
@@ -51,7 +58,8 @@ def uv_binary() -> str:
     try:
         from uv import find_uv_bin
 
-        return str(find_uv_bin())
+        with _FINDING:
+            return str(find_uv_bin())
     except (ImportError, FileNotFoundError):
         pass
     found = shutil.which("uv")
