@@ -153,6 +153,16 @@ TARGETS: list[dict[str, Any]] = [
         "packages": {"torch": "2.5.1+cu124", "numpy": "2.0.0"},
         "capture": {"at": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), "facts_given": []},
     },
+    {
+        "python": {"version": "3.10.2", "platform": "aarch64-apple-darwin"},
+        "capture": {
+            "at": dt.datetime(2026, 1, 1, 9, 5, 0, 123, dt.timezone(dt.timedelta(hours=2)))
+        },
+    },
+    {
+        "python": {"version": "3.13.0", "platform": "windows"},
+        "capture": {"at": dt.datetime(2026, 1, 1, 9, 5), "interpreter": "py", "cuda_from": None},
+    },
 ]
 
 
