@@ -130,11 +130,11 @@ def build_env(
     if system_site and interp.is_venv:
         base_site_pth(staging, interp)
     trace("install")
-    installed, reused = install_lock(
+    installed, reused, reported = install_lock(
         staging, lock_text, interp, skip_installed=skip, plan=plan, offline=offline, say=say
     )
     trace("check")
-    check_closure(staging, plan)
+    check_closure(staging, plan, reported)
     trace("lock-copy")
     # Credentials in a direct URL (-p 'a @ https://user:pw@host/a.whl') are
     # never stored: the copy (and its checksum in the record) has them masked.

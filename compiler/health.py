@@ -26,22 +26,26 @@ from .store import LOCK_NAME, env_python, read_own
 __all__ = ["check_environment", "closure_problems", "repairable"]
 
 
-def closure_problems(python: Path, seen: dict[str, Any] | None = None) -> list[str]:
+def closure_problems(
+    python: Path, seen: dict[str, Any] | None = None, reported: list[str] | None = None
+) -> list[str]:
     """What ``uv pip check`` finds missing or conflicting for the environment
-    of ``python``, less what the host provides; ``seen`` is its :func:`probe`."""
-    result = uv.run(uv.check_command(str(python)))
-    if result.ok:
+    of ``python``, less what the host provides; ``seen`` is its :func:`probe`.
+    ``reported``: what uv already found (``uv pip install --strict``, worded
+    the same): no second uv run."""
+    if reported is None:
+        result = uv.run(uv.check_command(str(python)))
+        if result.ok:
+            return []
+        reported = (result.stdout + result.stderr).strip().splitlines()
+    reported = [line.strip() for line in reported if line.strip().startswith("The package")]
+    if not reported:
         return []
     # Probed only now: a clean check (every cold build) needs no second
     # interpreter start, which costs a cold create a tenth of a second or more.
     if seen is None:
         seen = probe(str(python), "environment interpreter")
-    problems = []
-    for line in (result.stdout + result.stderr).strip().splitlines():
-        line = line.strip()
-        if line.startswith("The package") and not _satisfied_elsewhere(line, seen):
-            problems.append(line)
-    return problems
+    return [line for line in reported if not _satisfied_elsewhere(line, seen)]
 
 
 def _satisfied_elsewhere(line: str, seen: dict[str, Any]) -> bool:

@@ -40,7 +40,10 @@ def install_lock(
     plan: Plan,
     offline: bool,
     say: Callable[[str], None],
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[str], list[str], list[str] | None]:
+    """Install the lock's packages the host does not provide: (installed,
+    reused from the host, the problems uv's check found in what it installed
+    — None when uv's messages went to the terminal and a separate check must ask)."""
     from .delta import Delta, install_delta
     from .lockfile import body_of
 
@@ -51,6 +54,7 @@ def install_lock(
         interp.markers,
     )
     todo = delta.install
+    reported: list[str] | None = []  # nothing installed: nothing to object to
     if todo:
         with tempfile.TemporaryDirectory(prefix="modelenv-install-") as tmp:
             req = Path(tmp) / "requirements.txt"
@@ -67,9 +71,10 @@ def install_lock(
                 result = _uv_install(env_path, req, plan, offline=True)
         if not result.ok:
             tampered = "hash" in result.stderr.lower()
+            said = uv.without_progress(result.stderr).strip().splitlines()
             raise ModelenvError(
                 f"installing {plan.spec.name} [{plan.engine_name}, py{plan.python}] failed:\n"
-                + "\n".join(f"    {line}" for line in result.stderr.strip().splitlines()),
+                + "\n".join(f"    {line}" for line in said),
                 hint=(
                     "a hash mismatch means the lock or the index was tampered with;"
                     " 'modelenv lock' regenerates the lock"
@@ -82,7 +87,9 @@ def install_lock(
                     )
                 ),
             )
-    return Delta.pins(delta.install), Delta.pins(delta.reuse)
+        live = result.stderr == uv.LIVE_STDERR
+        reported = None if live else uv.strict_problems(result.stderr)
+    return Delta.pins(delta.install), Delta.pins(delta.reuse), reported
 
 
 def _uv_install(env_path: Path, req: Path, plan: Plan, *, offline: bool) -> uv.UvResult:
@@ -91,6 +98,7 @@ def _uv_install(env_path: Path, req: Path, plan: Plan, *, offline: bool) -> uv.U
         str(req),
         index_args=plan.index.uv_args(),
         offline=offline,
+        strict=True,
     )
     # On a terminal a large install shows uv's own progress (live); its messages
     # then went to the screen, so a failure is run once more, captured, to be
@@ -117,9 +125,10 @@ def _unreachable(stderr: str) -> bool:
     return "failed to fetch" in text and any(words in text for words in _UNREACHABLE)
 
 
-def check_closure(staging: Path, plan: Plan) -> None:
+def check_closure(staging: Path, plan: Plan, reported: list[str] | None = None) -> None:
     """Refuse an environment whose packages miss a dependency: the lock that
-    made it is incomplete, and the model would fail at import.
+    made it is incomplete, and the model would fail at import. ``reported``:
+    the problems the install's own check found (None: run ``uv pip check``).
 
     What the host lends the environment is known from the base interpreter's
     probe (the environment sees the base's packages only through system
@@ -133,7 +142,7 @@ def check_closure(staging: Path, plan: Plan) -> None:
             "markers": dict(interp.markers),
             "packages": {name: [version, ""] for name, version in lent.items()},
         }
-    problems = closure_problems(env_python(staging), seen)
+    problems = closure_problems(env_python(staging), seen, reported)
     if problems:
         label = f"{plan.spec.name} [{plan.engine_name}, py{plan.python}]"
         raise ModelenvError(

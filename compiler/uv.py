@@ -25,9 +25,11 @@ __all__ = [
     "install_command",
     "run",
     "shown",
+    "strict_problems",
     "uv_binary",
     "uv_version",
     "venv_command",
+    "without_progress",
 ]
 
 # Variables that carry index settings: modelenv has already folded them into
@@ -260,11 +262,16 @@ def install_command(
     *,
     index_args: Sequence[str] = (),
     offline: bool = False,
+    strict: bool = False,
 ) -> list[str]:
     """Install a lock (or a subset of it) into an environment, hashes required.
 
     ``--no-deps``: the lock is complete and already resolved; ``--require-hashes``
-    refuses anything whose hash is not in it.
+    refuses anything whose hash is not in it. ``strict``: uv then checks the
+    environment as ``uv pip check`` does (the same diagnostics, about the
+    packages it installed) and warns of each problem on stderr
+    (:func:`strict_problems` reads them), which ``--quiet`` would silence: a
+    second uv process spared on every build.
     """
     args = [
         "pip",
@@ -275,12 +282,33 @@ def install_command(
         requirements,
         "--require-hashes",
         "--no-deps",
-        "--quiet",
     ]
+    # Plain text to read: never coloured, whatever FORCE_COLOR says.
+    args += ["--strict", "--color", "never"] if strict else ["--quiet"]
     if offline:
         args.append("--offline")
     args += list(index_args)
     return args
+
+
+def strict_problems(stderr: str) -> list[str]:
+    """The problems ``uv pip install --strict`` warned of, worded as ``uv pip
+    check`` words them ("The package `a` requires `b`, but it's not installed")."""
+    prefix = "warning: The package "
+    return [
+        line[len("warning: ") :].strip() for line in stderr.splitlines() if line.startswith(prefix)
+    ]
+
+
+def without_progress(stderr: str) -> str:
+    """uv's messages less its summary lines (what a non-quiet install prints
+    when all goes well): what a failure report shows."""
+    summary = ("Resolved ", "Prepared ", "Installed ", "Uninstalled ", "Audited ", "Using Python ")
+    return "\n".join(
+        line
+        for line in stderr.splitlines()
+        if not line.startswith(summary) and not line.startswith((" + ", " - ", " ~ "))
+    )
 
 
 def check_command(env_python: str) -> list[str]:

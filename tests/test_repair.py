@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -234,3 +235,62 @@ def test_a_lock_rewritten_after_its_check_is_never_built(
     assert not list(
         (Path(os.environ["MODELENV_HOME"]) / "virtualenv").rglob("modelenv-record.json")
     )
+
+
+def _uv_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    import compiler.uv
+
+    calls: list[tuple[str, ...]] = []
+    real = compiler.uv.run
+
+    def run(args: list[str], **kw: Any) -> compiler.uv.UvResult:
+        calls.append(tuple(args))
+        return real(args, **kw)
+
+    monkeypatch.setattr(compiler.uv, "run", run)
+    return calls
+
+
+def test_the_install_checks_the_closure_itself(
+    project: Path,
+    wheelhouse: Path,
+    built: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """uv pip install --strict checks what it installed as uv pip check does:
+    a build runs no second uv to ask, yet still refuses an incomplete lock."""
+    calls = _uv_calls(monkeypatch)
+    lock = lock_file(project)
+    body = re.sub(r"^alpha==.*?(?=^\S)", "", body_of(lock.read_text()), flags=re.M | re.S)
+    rewrite_body(lock, body)
+    code, _out, err = run_cli(capfd, "create", "m", "--force", *idx(wheelhouse))
+    assert code == 1
+    assert "The package `beta` requires `alpha>=1.0`, but it's not installed" in err
+    assert "warning:" not in err and "Resolved" not in err
+    installs = [c for c in calls if c[:2] == ("pip", "install")]
+    assert len(installs) == 1 and "--strict" in installs[0]
+    assert not [c for c in calls if c[:2] == ("pip", "check")]
+
+
+def test_a_live_install_is_checked_by_uv_pip_check(
+    project: Path,
+    wheelhouse: Path,
+    built: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a terminal uv's messages (its --strict warnings too) go to the screen,
+    unread: the closure is then asked of uv pip check, and still refused."""
+    from compiler.ui import UI
+
+    monkeypatch.setattr(UI, "is_tty", property(lambda _self: True))
+    calls = _uv_calls(monkeypatch)
+    lock = lock_file(project)
+    body = re.sub(r"^alpha==.*?(?=^\S)", "", body_of(lock.read_text()), flags=re.M | re.S)
+    rewrite_body(lock, body)
+    code, _out, err = run_cli(capfd, "create", "m", "--force", *idx(wheelhouse))
+    assert code == 1
+    assert "the lock does not give every package what it requires" in err
+    assert [c for c in calls if c[:2] == ("pip", "check")]
+    assert read_record(built) is not None  # the old environment stays
