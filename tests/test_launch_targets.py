@@ -61,7 +61,6 @@ def no_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(plan: Plan, *args: object, **kw: object) -> None:
         raise AssertionError(f"a lock was resolved for {plan.spec.name}")
 
-    monkeypatch.setattr(compiler.lockchoice, "compile_lock", refuse)
     monkeypatch.setattr(compiler.locking, "compile_lock", refuse)
 
 
