@@ -294,10 +294,10 @@ def install_command(
 def strict_problems(stderr: str) -> list[str]:
     """The problems ``uv pip install --strict`` warned of, worded as ``uv pip
     check`` words them ("The package `a` requires `b`, but it's not installed")."""
-    prefix = "warning: The package "
-    return [
-        line[len("warning: ") :].strip() for line in stderr.splitlines() if line.startswith(prefix)
-    ]
+    import re
+
+    found = (re.match(r"warning:\s+(The package .*)", line) for line in stderr.splitlines())
+    return [m.group(1).strip() for m in found if m is not None]
 
 
 def without_progress(stderr: str) -> str:
