@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .errors import EXIT_FAILED, EXIT_USAGE, ModelenvError, Terminated
+from .dispatch import run_command
+from .errors import EXIT_USAGE
 from .helptext import epilog
 from .launch import split_run, takes_value
 
@@ -37,9 +37,6 @@ COMMANDS: dict[str, str] = {
     "export": "print a model's environment for another tool (a Ray runtime_env)",
     "completion": "print a shell completion script (bash, zsh, fish)",
 }
-
-EXIT_BUG = 3
-EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -140,14 +137,6 @@ def _command_at(words: Sequence[str]) -> int | None:
     return None
 
 
-def _print_traceback() -> None:
-    # Imported here: traceback (with linecache, tokenize, textwrap) costs every
-    # command milliseconds, and only --debug and -v on a failure print one.
-    import traceback
-
-    traceback.print_exc()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     at = _command_at(args_list)
@@ -169,44 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    try:
-        module = importlib.import_module(f"compiler.commands.{args.command}")
-        return int(module.run(args))
-    except ModelenvError as exc:
-        if debug:
-            _print_traceback()
-        print(f"modelenv: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("modelenv: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Terminated as exc:
-        # Raised while uv ran (compiler.children): uv and what it started were
-        # stopped, and the unfinished work cleaned up on the way here.
-        print(f"modelenv: {exc}; uv was stopped, nothing half-built is kept", file=sys.stderr)
-        return exc.exit_code
-    except BrokenPipeError:
-        # The reader went away (modelenv list | head): not our failure.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    except OSError as exc:
-        # A failure of the system (a full disk, a read-only folder) that no code
-        # path turned into a ModelenvError: the user's to fix, not a bug.
-        from .fsutil import os_error
-
-        if debug:
-            _print_traceback()
-        print(f"modelenv: error: {os_error(exc, f'{args.command} failed')}", file=sys.stderr)
-        return EXIT_FAILED
-    except Exception as exc:  # a bug: say so, and how to report it
-        if debug:
-            _print_traceback()
-        print(
-            f"modelenv: internal error: {type(exc).__name__}: {exc}\n"
-            "  this is a bug in modelenv; rerun with --debug and report the traceback",
-            file=sys.stderr,
-        )
-        return EXIT_BUG
+    return run_command(args.command, args, debug=debug)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,6 +25,7 @@ from .fresh import Fresh, env_vars, find_fresh, flag, note_used, resolve_dirs
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a launch milliseconds
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Sequence
     from typing import NoReturn
 
@@ -88,6 +89,9 @@ _FAST_FLAGS = frozenset(
     {"-q", "--quiet", "--strict-system", "--no-index", "--offline", "--exec", "--share-venv"}
     | {"--skip-installed", "--no-skip-installed"}
 )
+# The options the main parser takes before the subcommand (as cli.common_options
+# builds them): any other before it is an error the full command line reports.
+_COMMON_OPTIONS = frozenset({"--specs", "--locks", "--home", "-q", "--quiet"})
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
@@ -139,6 +143,7 @@ class _Args:
         self.locks: str | None = None
         self.home: str | None = None
         self.engine: str | None = None
+        self.engine_word: str | None = None  # as given ("default" stays "default")
         self.python: str | None = None
         self.packages: list[str] = []
         self.overrides: str | None = None
@@ -148,6 +153,45 @@ class _Args:
         self.skip_installed: bool | None = None
         self.quiet = False
         self.share_venv = False
+        # What only a build needs (an up-to-date environment does not depend on them).
+        self.index_url: str | None = None
+        self.extra_index_url: list[str] = []
+        self.find_links: list[str] = []
+        self.no_index = False
+        self.offline = False
+        self.wait: float | None = None
+
+    def create_namespace(self) -> argparse.Namespace:
+        """These arguments as the full command line's parser hands them to
+        ``create`` (tests/test_launch.py compares the two)."""
+        from types import SimpleNamespace
+
+        ns = SimpleNamespace(
+            command="create",
+            model=self.model,
+            engine=self.engine_word,
+            python=self.python,
+            packages=list(self.packages),
+            overrides=self.overrides,
+            base_python=self.base_python,
+            strict_system=self.strict_system,
+            index_url=self.index_url,
+            extra_index_url=list(self.extra_index_url),
+            find_links=list(self.find_links),
+            no_index=self.no_index,
+            target=self.target,
+            offline=self.offline,
+            force=False,
+            wait=self.wait,
+            skip_installed=self.skip_installed,
+        )
+        # The common options are absent unless given (argparse.SUPPRESS).
+        for name in ("specs", "locks", "home"):
+            if getattr(self, name) is not None:
+                setattr(ns, name, getattr(self, name))
+        if self.quiet:
+            ns.quiet = True
+        return ns  # type: ignore[return-value]  # the attributes create reads, no argparse
 
 
 def name_ok(value: str) -> bool:
@@ -188,6 +232,8 @@ def parse_fast(argv: Sequence[str]) -> _Args | None:
     words = list(argv)
     i = 0
     while i < len(words) and words[i].startswith("-"):
+        if words[i].partition("=")[0] not in _COMMON_OPTIONS:
+            return None  # not an option of the main parser: the full CLI says so
         i += 2 if words[i] in VALUE_OPTIONS else 1
     if i >= len(words) or words[i] not in ("create", "run"):
         return None
@@ -214,13 +260,16 @@ def parse_fast(argv: Sequence[str]) -> _Args | None:
             i += 1
             continue
         name, eq, value = word.partition("=")
+        if eq and not name.startswith("--"):
+            return None  # argparse reads "-p=x" as the value "=x"
         if name in VALUE_OPTIONS:
             if not eq:
-                if i + 1 >= len(words):
-                    return None
+                if i + 1 >= len(words) or words[i + 1].startswith("-"):
+                    return None  # argparse refuses a value that looks like an option
                 value = words[i + 1]
                 i += 1
-            _set(args, name, value)
+            if not _set(args, name, value):
+                return None
         elif name in _FAST_FLAGS and not eq and not (create and name in RUN_ONLY_FLAGS):
             _flag(args, name)
         else:
@@ -231,12 +280,14 @@ def parse_fast(argv: Sequence[str]) -> _Args | None:
     args.model = positional[0]
     if not _fast_names_ok(args):
         return None
+    args.engine_word = args.engine
     if args.engine == "default":
         args.engine = None
     return args
 
 
-def _set(args: _Args, name: str, value: str) -> None:
+def _set(args: _Args, name: str, value: str) -> bool:
+    """Record an option's value; False when argparse would refuse it."""
     if name in ("-p", "--package"):
         args.packages.append(value)
     elif name in ("--specs", "--locks", "--home", "--engine", "--python", "--overrides"):
@@ -245,7 +296,18 @@ def _set(args: _Args, name: str, value: str) -> None:
         args.base_python = value
     elif name == "--target":
         args.target = value
-    # index options and --wait do not change an up-to-date environment
+    elif name == "--index-url":
+        args.index_url = value
+    elif name == "--extra-index-url":
+        args.extra_index_url.append(value)
+    elif name == "--find-links":
+        args.find_links.append(value)
+    elif name == "--wait":
+        try:
+            args.wait = float(value)
+        except ValueError:
+            return False
+    return True
 
 
 def _flag(args: _Args, name: str) -> None:
@@ -257,6 +319,10 @@ def _flag(args: _Args, name: str) -> None:
         args.share_venv = True
     elif name in ("--skip-installed", "--no-skip-installed"):
         args.skip_installed = name == "--skip-installed"
+    elif name == "--no-index":
+        args.no_index = True
+    elif name == "--offline":
+        args.offline = True
 
 
 # ---------------------------------------------------------------- running a command
@@ -366,6 +432,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             fresh = _fast(args)
         except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
             fresh = None  # the full CLI looks again and reports what is wrong
+    if args is not None and fresh is None and args.command == "create":
+        # To be built or updated: straight to the command, as the full command
+        # line would run it after argparse (which costs a cold create milliseconds).
+        from .dispatch import run_command
+
+        return run_command("create", args.create_namespace(), debug=False)
     if args is None or fresh is None:
         from .cli import main as full
 

@@ -109,6 +109,89 @@ def test_the_fast_path_reads_create_and_run() -> None:
     assert (args.command, args.model, args.engine, args.cmd) == ("run", "m", None, ["python", "-V"])
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["create", "m"],
+        ["--home", "/h", "-q", "create", "m"],
+        ["--specs=/s", "create", "m", "--locks", "/l", "--engine", "default", "--quiet"],
+        [
+            "create",
+            "m",
+            "--engine=vllm",
+            "--python",
+            "3.12",
+            "-p",
+            "a==1",
+            "--package=!b",
+            "--overrides",
+            "o.toml",
+            "--base-python",
+            "/usr/bin/python3",
+            "--strict-system",
+            "--target",
+            "cpu",
+        ],
+        [
+            "create",
+            "m",
+            "--index-url",
+            "https://i/simple",
+            "--extra-index-url",
+            "https://x/simple",
+            "--extra-index-url=https://y/simple",
+            "--find-links",
+            "/w",
+            "--no-index",
+            "--offline",
+            "--wait",
+            "2.5",
+            "--no-skip-installed",
+        ],
+        ["create", "m", "--skip-installed", "--wait=0", "--no-skip-installed", "--skip-installed"],
+        ["create", "--engine", "a", "--engine", "b", "m"],
+    ],
+)
+def test_a_create_the_launch_path_reads_is_the_one_argparse_reads(argv: list[str]) -> None:
+    """A create to build goes from the launch path straight to the command,
+    without argparse: the command must get the very arguments the full
+    command line would give it."""
+    fast = launch.parse_fast(argv)
+    assert fast is not None
+    assert vars(fast.create_namespace()) == vars(build_parser("create").parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--engine", "e", "create", "m"],  # not an option of the main parser
+        ["create", "m", "-p=a"],  # argparse reads the value "=a"
+        ["create", "m", "--wait", "soon"],  # not a number
+        ["create", "m", "--index-url", "-q"],  # argparse: expected one argument
+        ["create", "m", "--python"],
+    ],
+)
+def test_a_create_argparse_refuses_is_left_to_it(argv: list[str]) -> None:
+    assert launch.parse_fast(argv) is None
+
+
+def test_a_create_that_builds_does_not_import_argparse(
+    project: Path, wheelhouse: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    write_spec(project, "m", f'[env]\npython = ["{XY}"]\npackages = ["beta"]\n')
+    code, _out, err = run_cli(capfd, "lock", *idx(wheelhouse))
+    assert code == 0, err
+    proc = modelenv(project, "create", "m", *idx(wheelhouse), importtime=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "created m [default, py" in proc.stderr
+    modules = imported_modules(proc.stderr)
+    assert COMMAND in modules and "argparse" not in modules
+    # An error on that road reads as on the full command line's.
+    proc = modelenv(project, "create", "nope", *idx(wheelhouse))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("modelenv: error: "), proc.stderr
+
+
 # ---------------------------------------------------------------- the exit
 
 _ENTRY = (
@@ -217,11 +300,22 @@ def ready(
     return created_path(out)
 
 
-def imported(stderr: str) -> set[str]:
-    """Top-level packages named by ``-X importtime``."""
+def imported_modules(stderr: str) -> set[str]:
+    """The modules named by ``-X importtime``."""
     found = re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*([\w.]+)$", stderr, re.MULTILINE)
     assert found, "-X importtime reported nothing"
-    return {name.split(".")[0] for name in found}
+    return set(found)
+
+
+def imported(stderr: str) -> set[str]:
+    """Top-level packages named by ``-X importtime``."""
+    return {name.split(".")[0] for name in imported_modules(stderr)}
+
+
+# Imported when a command serves an invocation, never when the launch path
+# answers it. (Not compiler.commands.create: -X importtime does not report a
+# module imported through importlib.import_module.)
+COMMAND = "compiler.dispatch"
 
 
 HEAVY = {"argparse", "configparser", "packaging", "pydantic", "jinja2", "tomllib", "hashlib"}
@@ -579,13 +673,13 @@ def test_the_fast_path_finds_the_project_as_the_command_line_does(
     proc = modelenv(sub, "create", "m", importtime=True)
     assert proc.returncode == 0, proc.stderr
     assert Path(proc.stdout.strip()) == ready
-    assert "argparse" not in imported(proc.stderr)  # served by the fast path
+    assert COMMAND not in imported_modules(proc.stderr)  # served by the fast path
     (project / "specs").rename(project / "model-specs")
     (project / "pyproject.toml").write_text('[tool.modelenv]\nspecs = "model-specs"\n')
     proc = modelenv(sub, "create", "m", importtime=True)
     assert proc.returncode == 0, proc.stderr
     assert Path(proc.stdout.strip().splitlines()[-1]) == ready
-    assert "argparse" not in imported(proc.stderr)  # [tool.modelenv] read on the fast path
+    assert COMMAND not in imported_modules(proc.stderr)  # [tool.modelenv] read on the fast path
     # A home given as "../x" is printed alike by the launch path and the command line.
     (project / "pyproject.toml").write_text(
         '[tool.modelenv]\nspecs = "model-specs"\n'

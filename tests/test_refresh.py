@@ -22,7 +22,7 @@ from compiler.request import Request
 from compiler.store import RECORD_NAME, find_current, read_record, seal
 
 from .conftest import cli_base_env, run_cli, write_spec
-from .test_launch import imported
+from .test_launch import COMMAND, imported_modules
 from .test_materialise import XY, XYZ, created_path, idx
 from .wheels import make_wheel
 
@@ -111,7 +111,7 @@ def test_one_slow_launch_after_a_touch_then_fast_again(
     assert not fast("create", "m")
     proc = modelenv(project, "create", "m")  # the full check, from the bytes
     assert proc.returncode == 0, proc.stderr
-    assert "argparse" in imported(proc.stderr)  # the full command line served it
+    assert COMMAND in imported_modules(proc.stderr)  # the command served it
     assert Path(proc.stdout.strip()) == built and "up to date" in proc.stderr
     assert not (tmp_path / "uv-ran").exists()  # nothing rebuilt, no uv
     after = read_record(built)
@@ -122,7 +122,7 @@ def test_one_slow_launch_after_a_touch_then_fast_again(
     for argv in (("create", "m"), ("run", "m", "true")):
         proc = modelenv(project, *argv)
         assert proc.returncode == 0, proc.stderr
-        assert "argparse" not in imported(proc.stderr)  # the launch path served it
+        assert COMMAND not in imported_modules(proc.stderr)  # the launch path served it
 
 
 def test_a_git_checkout_back_and_forth_needs_one_check(built: Path, project: Path) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
-
 from ..paths import Paths
 from ..ui import REPORTING, UI
+
+TYPE_CHECKING = False  # not typing's: the launch path builds a create through here
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["context", "folder_flags"]
 

@@ -9,7 +9,6 @@ resolved for this host and kept with the environment.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from typing import TYPE_CHECKING
 
@@ -17,6 +16,9 @@ from ..request import add_request_options
 from . import context
 
 if TYPE_CHECKING:
+    # Annotations only: the launch path runs a create it read itself, without argparse.
+    import argparse
+
     from ..materialise import BuildReport
     from ..store import Environment
     from ..ui import UI
@@ -28,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_build_options(parser: argparse.ArgumentParser) -> None:
+    import argparse
+
     add_request_options(parser)
     parser.add_argument(
         "--target",
