@@ -8,10 +8,8 @@ import contextlib
 import errno
 import io
 import os
-import shutil
 import stat
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,16 +43,37 @@ def temp_sibling(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     # The pid in the name lets a later run tell a dead writer's leftover (see
     # remove_stale_temps) from a file another process is writing right now.
-    fd, name = tempfile.mkstemp(
-        prefix=f".{path.name}.{os.getpid()}.", suffix=suffix, dir=path.parent
-    )
-    os.close(fd)
-    tmp = Path(name)
+    tmp = _create_unique(path.parent, f".{path.name}.{os.getpid()}.", suffix)
     try:
         yield tmp
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+_EXCLUSIVE = (
+    os.O_RDWR
+    | os.O_CREAT
+    | os.O_EXCL
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
+def _create_unique(folder: Path, prefix: str, suffix: str) -> Path:
+    """A new empty file ``PREFIX<random>SUFFIX`` in ``folder``, mode 0600, as
+    tempfile.mkstemp makes it (tempfile imports shutil and random: a cold
+    create paid milliseconds for them)."""
+    for _ in range(100):
+        path = folder / f"{prefix}{os.urandom(5).hex()}{suffix}"
+        try:
+            fd = os.open(path, _EXCLUSIVE, 0o600)
+        except FileExistsError:
+            continue  # another writer drew the same name: draw again
+        os.close(fd)
+        return path
+    raise FileExistsError(errno.EEXIST, "no unused temporary file name", str(folder))
 
 
 def _read_umask() -> int:
@@ -314,6 +333,8 @@ def remove_path(path: Path) -> str | None:
             return _reason(exc)
         return None
     failures: list[OSError] = []
+
+    import shutil  # here: it imports bz2, lzma and zlib, and most commands never delete
 
     def retry_writable(_func: object, name: str, _exc: object) -> None:
         # shutil.rmtree never follows links below ``path`` (it unlinks them).

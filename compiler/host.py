@@ -16,7 +16,6 @@ import functools
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -221,6 +220,8 @@ def find_interpreter(
     source = (source or "--base-python") if base_python else "MODELENV_BASE_PYTHON"
     base_python = base_python or os.environ.get("MODELENV_BASE_PYTHON") or None
     if base_python:
+        import shutil
+
         path = shutil.which(base_python) or base_python
         if not os.path.exists(path):
             raise UsageError(
@@ -257,6 +258,8 @@ def _candidates(xy: str) -> list[str]:
     if uv_found:
         found.append(uv_found)
     found += _pyenv_pythons(xy)
+    import shutil
+
     on_path = shutil.which(f"python{xy}")
     if on_path:
         found.append(on_path)
@@ -405,7 +408,9 @@ def _toolkit_cuda() -> tuple[str | None, str]:
 
 def _nvidia_smi_cuda() -> str | None:
     """The CUDA version the NVIDIA driver supports, from ``nvidia-smi`` (10 s at most)."""
-    exe = shutil.which("nvidia-smi")
+    from .fastio import which  # shutil's imports bz2, lzma and zlib: every cold create asks
+
+    exe = which("nvidia-smi", os.environ.get("PATH", os.defpath))
     if exe is None:
         return None
     try:

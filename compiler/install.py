@@ -6,12 +6,12 @@ dependency. The build-and-swap around it is :mod:`compiler.materialise`.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from . import uv
 from .errors import ModelenvError
+from .fsutil import temp_sibling
 from .health import closure_problems
 from .host import Interpreter
 from .lockfile import parse_lock_body
@@ -56,8 +56,9 @@ def install_lock(
     todo = delta.install
     reported: list[str] | None = []  # nothing installed: nothing to object to
     if todo:
-        with tempfile.TemporaryDirectory(prefix="modelenv-install-") as tmp:
-            req = Path(tmp) / "requirements.txt"
+        # Written in the environment being built (gone with it if the build
+        # fails), beside nothing uv installs, and removed once uv is done.
+        with temp_sibling(env_path / "modelenv-requirements", suffix=".txt") as req:
             req.write_text("\n".join(p.text for p in todo) + "\n", encoding="utf-8")
             result = _uv_install(env_path, req, plan, offline=offline)
             if not result.ok and not offline and _unreachable(result.stderr):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 
@@ -55,5 +54,7 @@ def check_model_name(name: str, what: str = "model name") -> str | None:
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` when a close match exists, else the empty string."""
+    import difflib  # here: only a name that is not found needs it
+
     matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {matches[0]!r}?)" if matches else ""

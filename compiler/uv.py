@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -64,6 +63,8 @@ def uv_binary() -> str:
             return str(find_uv_bin())
     except (ImportError, FileNotFoundError):
         pass
+    import shutil  # here: it imports bz2, lzma and zlib
+
     found = shutil.which("uv")
     if found:
         return found
