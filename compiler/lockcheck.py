@@ -16,7 +16,7 @@ from .paths import Paths, display
 
 if TYPE_CHECKING:
     from .fsutil import Tree
-    from .locking import LockKey
+    from .lockkey import LockKey
     from .plan import Plan
     from .ui import UI
 
@@ -61,7 +61,7 @@ def check_locks(
     failed), with ``orphans``, and with temporary files left in locks/ (from
     ``tree``, its walk, when given)."""
     from .fsutil import stale_temps
-    from .locking import recaptured
+    from .lockkey import recaptured
     from .verify import Examiner, Status
 
     examine = Examiner().examine

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,45 +15,16 @@ from pathlib import Path
 
 from . import __version__, uv
 from .errors import ModelenvError
-from .fsutil import Tree, atomic_write
+from .fsutil import atomic_write
 from .host import Interpreter, inspect_interpreter
 from .lockerrors import LockContext, explain
-from .lockfile import Lock, LockHeader, body_of, lock_path, parse_header, parse_lock, sha256_text
-from .paths import Paths
+from .lockfile import Lock, body_of, parse_lock, sha256_text
+from .lockkey import LockKey
 from .plan import FINGERPRINT_SCHEME, NO_FACTS, Plan
 from .requirements import Entry
 from .verify import Status, environments, expected_of, verify_body
 
-__all__ = [
-    "LockKey",
-    "Status",
-    "compile_lock",
-    "orphan_locks",
-    "recaptured",
-    "target_change",
-]
-
-
-@dataclass(frozen=True)
-class LockKey:
-    """Which lock: a model's engine variant for a Python version (universal), or
-    for a target (a captured host, ``specs/_targets/NAME.toml``)."""
-
-    model: str
-    engine: str  # "default" or an engine name
-    python: str
-    target: str | None = None
-
-    def __str__(self) -> str:
-        where = f"target {self.target}" if self.target else f"py{self.python}"
-        return f"{self.model} [{self.engine}, {where}]"
-
-    def path(self, locks: Path) -> Path:
-        return lock_path(locks, self.model, self.engine, self.python, self.target)
-
-    def command(self) -> str:
-        where = f"--target {self.target}" if self.target else f"--python {self.python}"
-        return f"modelenv lock {self.model} --engine {self.engine} {where}"
+__all__ = ["CompileResult", "Status", "compile_lock"]
 
 
 def _existing(path: Path) -> Lock | None:
@@ -62,26 +32,6 @@ def _existing(path: Path) -> Lock | None:
         return parse_lock(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ModelenvError):
         return None
-
-
-def target_change(path: Path, target: str, fingerprint: str | None) -> bool:
-    """True when the lock at ``path`` was made from other content of ``target``
-    (the target was recaptured since): says why a target's lock is stale."""
-    try:
-        header = parse_header(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
-        return False
-    return recaptured(header, target, fingerprint)
-
-
-def recaptured(header: LockHeader | None, target: str, fingerprint: str | None) -> bool:
-    """:func:`target_change` for a header already read."""
-    return (
-        header is not None
-        and header.target == target
-        and header.target_fingerprint is not None
-        and header.target_fingerprint != fingerprint
-    )
 
 
 @dataclass(frozen=True)
@@ -318,34 +268,3 @@ def _base(plan: Plan) -> str:
         return f"target {plan.target}, Python {plan.host.python}"
     # The version, not the path: a committed lock must not carry a machine's paths.
     return f"Python {plan.interpreter.version}" if plan.interpreter else "no interpreter found"
-
-
-def orphan_locks(paths: Paths, expected: set[Path], tree: Tree | None = None) -> list[Path]:
-    """Lockfiles under the locks folder (``locks/*/*/*.txt``; of ``tree``, its
-    walk, when given) that no current spec variant or target produces. None is
-    found through a linked folder: --prune must not delete a real lock by an
-    alias."""
-    if not paths.locks.is_dir():
-        return []
-    from .fsutil import walk
-
-    found = (
-        Path(name)
-        for name, depth, regular in (tree or walk(paths.locks)).files
-        if depth == 3 and regular and name.endswith(".txt")
-    )
-    return sorted(p for p in found if p not in expected and _is_lock(p))
-
-
-def _is_lock(path: Path) -> bool:
-    """A universal lock by its name, a target's lock by its header: --prune
-    never removes a text file modelenv did not write."""
-    if re.fullmatch(r"py\d+\.\d+\.txt", path.name):
-        return True
-    try:
-        with path.open(encoding="utf-8") as f:
-            head = f.read(16384)
-    except (OSError, UnicodeDecodeError):
-        return False
-    header = parse_header(head)
-    return header is not None and header.target == path.stem

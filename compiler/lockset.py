@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .errors import ModelenvError, UsageError
-from .locking import LockKey
+from .lockkey import LockKey
 from .names import did_you_mean
 from .paths import Paths, display
 from .plan import Plan, load_model, make_plan

@@ -16,6 +16,7 @@ from pathlib import Path
 from .errors import UsageError
 from .host import HostFacts, host_facts
 from .lockfile import lock_path
+from .lockkey import target_change
 from .names import did_you_mean
 from .paths import Paths, display
 from .plan import Plan, make_plan
@@ -151,8 +152,6 @@ def target_lock(paths: Paths, plan: Plan, request: Request, target: str) -> Targ
     check = examine(path, tplan, system=tplan.system)
     if not check.ok:
         why = f"the lock for target {target} {display(path)} is {check.status.value}"
-        from .locking import target_change  # the lock compiler: only to say why
-
         if target_change(path, target, tplan.target_fingerprint):
             why += f" (target {target} was captured again since)"
         if check.problems:

@@ -175,7 +175,7 @@ def test_a_create_argparse_refuses_is_left_to_it(argv: list[str]) -> None:
     assert launch.parse_fast(argv) is None
 
 
-def test_a_create_that_builds_does_not_import_argparse(
+def test_a_create_that_builds_does_not_import_argparse_nor_lock_check_the_compiler(
     project: Path, wheelhouse: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     write_spec(project, "m", f'[env]\npython = ["{XY}"]\npackages = ["beta"]\n')
@@ -190,6 +190,12 @@ def test_a_create_that_builds_does_not_import_argparse(
     proc = modelenv(project, "create", "nope", *idx(wheelhouse))
     assert proc.returncode == 2
     assert proc.stderr.startswith("modelenv: error: "), proc.stderr
+    # Checking locks compiles none: the lock compiler (uv, its error reader) stays out.
+    proc = modelenv(project, "lock", "--check", importtime=True)
+    assert proc.returncode == 0, proc.stderr
+    modules = imported_modules(proc.stderr)
+    assert COMMAND in modules and "compiler.lockkey" in modules
+    assert {"compiler.locking", "compiler.lockerrors", "compiler.uv"} & modules == set()
 
 
 # ---------------------------------------------------------------- the exit

@@ -207,7 +207,7 @@ def test_one_walk_finds_links_leftovers_and_locks_without_entering_a_link(
     tmp_path: Path,
 ) -> None:
     from compiler.fsutil import links_out, walk
-    from compiler.locking import orphan_locks
+    from compiler.lockkey import orphan_locks
 
     locks, outside = tmp_path / "locks", tmp_path / "outside"
     (locks / "m" / "default").mkdir(parents=True)

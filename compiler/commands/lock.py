@@ -35,7 +35,8 @@ from . import context, folder_flags
 
 if TYPE_CHECKING:
     from ..fsutil import Tree
-    from ..locking import CompileResult, LockKey
+    from ..locking import CompileResult
+    from ..lockkey import LockKey
     from ..lockset import LockSet
     from ..paths import Paths
     from ..plan import Plan
@@ -152,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
 def _orphans(
     paths: Paths, keys: LockSet, args: argparse.Namespace, tree: Tree | None = None
 ) -> list[Path]:
-    from ..locking import orphan_locks
+    from ..lockkey import orphan_locks
 
     # Only judge orphans over the whole set: a run limited to some models,
     # variants or targets does not know what the others expect.
