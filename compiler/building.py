@@ -5,7 +5,8 @@ The order of events for a build, and why:
    finished the same build while we waited (:mod:`compiler.materialise`);
 2. clean leftovers of builds that were killed (only safe under the lock);
 3. build in ``.<X.Y.Z>.build-staging`` beside the final directory (one name
-   per environment: see :func:`compiler.store.staging_path`);
+   per environment: see :func:`compiler.store.staging_path`), starting from
+   a copy of what ``uv venv`` made before (:mod:`compiler.venvtemplate`);
 4. write the lock copy, then the record, last;
 5. swap: the old environment (if any) is renamed aside, the new one renamed
    into place, the old one deleted. A SIGKILL at any moment leaves the old
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import __version__, uv
+from . import __version__
 from .errors import ModelenvError
 from .fsutil import atomic_write, check_within, remove_path
 from .indexes import mask_secrets
@@ -35,6 +36,7 @@ from .paths import display
 from .plan import Plan
 from .store import LOCK_NAME, RECORD_FORMAT, RECORD_NAME, is_leftover, seal, stat_key
 from .ui import WARNING
+from .venvtemplate import make_venv
 
 __all__ = [
     "TRACE_VAR",
@@ -115,6 +117,7 @@ def build_env(
     offline: bool,
     target: str | None = None,
     lock_file: list[Any] | None = None,
+    home: Path | None = None,
     say: Callable[[str], None] = lambda _msg: None,
 ) -> tuple[list[str], list[str]]:
     interp = plan.interpreter
@@ -122,11 +125,7 @@ def build_env(
     system_site = plan.spec.env.system_site_packages
     skip = skip_installed and system_site
     trace("venv")
-    result = uv.run(
-        uv.venv_command(str(staging), interp.executable, system_site_packages=system_site)
-    )
-    if not result.ok:
-        raise ModelenvError(f"uv venv failed for {display(staging)}:\n    {result.stderr.strip()}")
+    make_venv(staging, interp.executable, system_site=system_site, home=home)
     if system_site and interp.is_venv:
         base_site_pth(staging, interp)
     trace("install")

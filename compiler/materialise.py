@@ -246,6 +246,7 @@ def _ensure_locked(
             offline=offline,
             target=chosen.target,
             lock_file=chosen.lock_file,
+            home=paths.home,
             say=say,
         )
         if existed and not force:

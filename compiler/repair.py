@@ -109,6 +109,7 @@ def repair(
                     # keeps the committed lock's stat from the original build, so
                     # a relock since is still a change (a target's lock too).
                     lock_file=list(lock_file) if lock_file else None,
+                    home=paths.home,
                 )
                 refuse_if_in_use(path)  # again: a lease may have come during the build
                 swap(staging, path)

@@ -1,0 +1,178 @@
+"""New environments copied from a template uv made (compiler/venvtemplate.py):
+the same files as ``uv venv``, never a changed template, never through a link."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import compiler.uv
+from compiler import venvtemplate
+from compiler.venvtemplate import MANIFEST, make_venv
+
+from .conftest import run_cli, write_spec
+from .test_materialise import XY, idx
+
+BASE = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+
+
+def uv_venvs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    """The ``uv venv`` runs from now on."""
+    calls: list[tuple[str, ...]] = []
+    real = compiler.uv.run
+
+    def run(args: list[str], **kw: Any) -> compiler.uv.UvResult:
+        if args[0] == "venv":
+            calls.append(tuple(args))
+        return real(args, **kw)
+
+    monkeypatch.setattr(compiler.uv, "run", run)
+    return calls
+
+
+def listing(root: Path) -> dict[str, Any]:
+    found = venvtemplate._listing(root, {})
+    assert found is not None
+    return found
+
+
+def templates(home: Path) -> list[Path]:
+    folder = home / "cache" / "venvs"
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def test_a_copy_holds_what_uv_makes_and_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    calls = uv_venvs(monkeypatch)
+    make_venv(tmp_path / ".a.build-staging", BASE, system_site=True, home=home)
+    assert len(calls) == 1 and len(templates(home)) == 1
+    copied = tmp_path / ".b.build-staging"
+    make_venv(copied, BASE, system_site=True, home=home)
+    assert len(calls) == 1  # no second uv
+    by_uv = tmp_path / "by-uv"
+    compiler.uv.run(compiler.uv.venv_command(str(by_uv), BASE, system_site_packages=True))
+    assert listing(copied) == listing(by_uv)
+    assert os.readlink(copied / "bin" / "python") == os.readlink(by_uv / "bin" / "python")
+    proc = subprocess.run(
+        [str(copied / "bin" / "python"), "-c", "import sys; print(sys.prefix)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout.strip() == str(copied)
+
+
+def test_each_site_packages_choice_has_its_own_template(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    make_venv(tmp_path / ".a.build-staging", BASE, system_site=True, home=home)
+    make_venv(tmp_path / ".b.build-staging", BASE, system_site=False, home=home)
+    assert len(templates(home)) == 2
+    make_venv(tmp_path / ".c.build-staging", BASE, system_site=False, home=home)
+    cfg = (tmp_path / ".c.build-staging" / "pyvenv.cfg").read_text()
+    assert "include-system-site-packages = false" in cfg
+
+
+def test_a_changed_template_is_not_used_and_is_made_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    make_venv(tmp_path / ".a.build-staging", BASE, system_site=True, home=home)
+    (template,) = templates(home)
+    (template / "pyvenv.cfg").write_text("home = /nowhere\n")
+    calls = uv_venvs(monkeypatch)
+    dest = tmp_path / ".b.build-staging"
+    make_venv(dest, BASE, system_site=True, home=home)
+    assert len(calls) == 1  # uv made it
+    assert "include-system-site-packages = true" in (dest / "pyvenv.cfg").read_text()
+    # uv's result is the template now: the next copy needs no uv.
+    make_venv(tmp_path / ".c.build-staging", BASE, system_site=True, home=home)
+    assert len(calls) == 1
+    assert "/nowhere" not in (tmp_path / ".c.build-staging" / "pyvenv.cfg").read_text()
+
+
+@pytest.mark.parametrize("planted", ["link", "file", "fifo"])
+def test_anything_planted_in_a_template_is_never_copied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, planted: str
+) -> None:
+    home = tmp_path / "home"
+    make_venv(tmp_path / ".a.build-staging", BASE, system_site=True, home=home)
+    (template,) = templates(home)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("secret")
+    evil = template / "bin" / "evil"
+    if planted == "link":
+        evil.symlink_to(secret)
+    elif planted == "file":
+        evil.write_text("#!/bin/sh\n")
+    else:
+        os.mkfifo(evil)
+    calls = uv_venvs(monkeypatch)
+    dest = tmp_path / ".b.build-staging"
+    make_venv(dest, BASE, system_site=True, home=home)
+    assert len(calls) == 1
+    assert not os.path.lexists(dest / "bin" / "evil")
+
+
+def test_a_cache_folder_linked_out_of_the_home_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (home / "cache").mkdir(parents=True)
+    (home / "cache" / "venvs").symlink_to(outside)
+    calls = uv_venvs(monkeypatch)
+    for name in (".a.build-staging", ".b.build-staging"):
+        make_venv(tmp_path / name, BASE, system_site=True, home=home)
+    assert len(calls) == 2 and list(outside.iterdir()) == []
+
+
+def test_no_template_is_kept_when_the_environment_names_its_own_folder(tmp_path: Path) -> None:
+    made = tmp_path / ".x.build-staging"
+    made.mkdir()
+    (made / "pyvenv.cfg").write_text(f"prompt = {made.name}\n")
+    template = tmp_path / "home" / "cache" / "venvs" / "t"
+    venvtemplate._keep(made, template)
+    assert not template.exists()
+    (made / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    venvtemplate._keep(made, template)
+    assert (template / MANIFEST).is_file() and (template / "pyvenv.cfg").is_file()
+
+
+def test_templates_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELENV_NO_VENV_TEMPLATE", "1")
+    home = tmp_path / "home"
+    calls = uv_venvs(monkeypatch)
+    for name in (".a.build-staging", ".b.build-staging"):
+        make_venv(tmp_path / name, BASE, system_site=True, home=home)
+    assert len(calls) == 2 and templates(home) == []
+
+
+def test_a_second_build_starts_no_uv_venv(
+    project: Path,
+    wheelhouse: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_spec(project, "m", f'[env]\npython = ["{XY}"]\npackages = ["beta"]\n')
+    assert run_cli(capfd, "lock", *idx(wheelhouse))[0] == 0
+    calls = uv_venvs(monkeypatch)
+    assert run_cli(capfd, "create", "m", *idx(wheelhouse))[0] == 0
+    code, out, err = run_cli(capfd, "create", "m", "--force", *idx(wheelhouse))
+    assert code == 0, err
+    assert len(calls) == 1
+    env = Path(out.splitlines()[-1])
+    proc = subprocess.run(
+        [str(env / "bin" / "python"), "-c", "import beta, alpha; print(beta.__version__)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
