@@ -55,21 +55,22 @@ def install_lock(
     )
     todo = delta.install
     reported: list[str] | None = []  # nothing installed: nothing to object to
+    unreachable = False
     if todo:
         # Written in the environment being built (gone with it if the build
         # fails), beside nothing uv installs, and removed once uv is done.
         with temp_sibling(env_path / "modelenv-requirements", suffix=".txt") as req:
             req.write_text("\n".join(p.text for p in todo) + "\n", encoding="utf-8")
-            result = _uv_install(env_path, req, plan, offline=offline)
-            if not result.ok and not offline and _unreachable(result.stderr):
-                # Every file is pinned by its hash: where it comes from does not
-                # matter, so an unreachable index falls back to what is local.
-                say(
-                    "the package index is unreachable: installing from uv's cache and"
-                    " find-links only"
-                )
-                offline = True
-                result = _uv_install(env_path, req, plan, offline=True)
+            # Every file is pinned by its hash: where it comes from does not
+            # matter. What uv already has (its cache, find-links folders) is
+            # installed without asking the index, whose pages uv would first
+            # revalidate once they are a few minutes old (a network round trip
+            # per package, a wait when the index is unreachable); the index is
+            # asked only when something is missing.
+            result = _uv_install(env_path, req, plan, offline=True, live=offline)
+            if not result.ok and not offline:
+                result = _uv_install(env_path, req, plan, offline=False)
+                unreachable = _unreachable(result.stderr)
         if not result.ok:
             tampered = "hash" in result.stderr.lower()
             said = uv.without_progress(result.stderr).strip().splitlines()
@@ -80,6 +81,10 @@ def install_lock(
                     "a hash mismatch means the lock or the index was tampered with;"
                     " 'modelenv lock' regenerates the lock"
                     if tampered
+                    else "the package index is unreachable, and uv's cache and find-links"
+                    " do not hold every file the lock names; check the network and the"
+                    " index settings ('modelenv show')"
+                    if unreachable
                     else "check the index settings with 'modelenv show'"
                     + (
                         "; --offline installs only from uv's cache and find-links"
@@ -93,7 +98,9 @@ def install_lock(
     return Delta.pins(delta.install), Delta.pins(delta.reuse), reported
 
 
-def _uv_install(env_path: Path, req: Path, plan: Plan, *, offline: bool) -> uv.UvResult:
+def _uv_install(
+    env_path: Path, req: Path, plan: Plan, *, offline: bool, live: bool = True
+) -> uv.UvResult:
     args = uv.install_command(
         str(env_python(env_path)),
         str(req),
@@ -101,10 +108,10 @@ def _uv_install(env_path: Path, req: Path, plan: Plan, *, offline: bool) -> uv.U
         offline=offline,
         strict=True,
     )
-    # On a terminal a large install shows uv's own progress (live); its messages
-    # then went to the screen, so a failure is run once more, captured, to be
-    # reported and judged (an unreachable index falls back to what is local).
-    result = uv.run(args, env=plan.index.uv_env(), live=True)
+    # On a terminal a large install shows uv's own progress (``live``); its
+    # messages then went to the screen, so a failure is run once more,
+    # captured, to be reported and judged (an unreachable index).
+    result = uv.run(args, env=plan.index.uv_env(), live=live)
     if not result.ok and not result.stdout and result.stderr == uv.LIVE_STDERR:
         result = uv.run(args, env=plan.index.uv_env())
     return result

@@ -250,3 +250,31 @@ def test_a_fresh_build_from_the_committed_lock_without_its_index_fails_cleanly(
         assert not env_dir().exists()
         assert leftovers() == []
     assert_no_broken_final_environment(capfd)
+
+
+def test_a_build_takes_what_uv_has_without_the_index_and_the_rest_from_it(
+    project: Path,
+    index: Index,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every file is pinned by its hash: an install first takes what uv's cache
+    holds without asking the index (which serves no-cache pages: uv would ask
+    it for each of them again), and asks it only for what is missing."""
+    write_spec(project, "m", SPEC)
+    code, _out, err = run_cli(capfd, "lock", *idx_url(index))
+    assert code == 0, err
+    # A cache that holds nothing: the index must be asked, and is.
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "empty-uv-cache"))
+    asked = index.served
+    code, out, err = run_cli(capfd, "create", "m", *idx_url(index))
+    assert code == 0, err
+    assert index.served > asked
+    assert_environment_works(created_path(out), {"alpha": "1.0.0", "beta": "2.0.0"})
+    # Now uv's cache holds every file: a rebuild never asks the index.
+    asked = index.served
+    code, out, err = run_cli(capfd, "create", "m", "--force", *idx_url(index))
+    assert code == 0, err
+    assert index.served == asked
+    assert_environment_works(created_path(out), {"alpha": "1.0.0", "beta": "2.0.0"})
