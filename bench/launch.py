@@ -4,6 +4,9 @@ ensure_env() in-process, Python's own start-up.
 The uv baseline never runs on the environment modelenv built: a separate
 environment is made by plain uv (``uv venv`` + ``uv pip sync``) from the same
 lock and the same base interpreter, and ``uv pip install -r LOCK`` runs on it.
+A cold create is compared with ``uv venv`` + ``uv pip sync LOCK`` (what a user
+types) and with the same ``--offline`` (uv's floor: its cache holds every file
+and the index is never asked, as modelenv's install first tries).
 """
 
 from __future__ import annotations
@@ -89,25 +92,28 @@ def launch_rows(subject: Subject, uv: str, tmp: Path, runs: int) -> list[Row]:
 
     plain = tmp / f"plain-{model}"
     plain_python = str(plain / "bin" / "python")
-    make_plain = [
-        command([uv, "venv", "--quiet", "--python", base, str(plain)], env=env),
-        command(
-            [
-                uv,
-                "pip",
-                "sync",
-                "--quiet",
-                "--python",
-                plain_python,
-                str(subject.lock),
-                *list(subject.index),
-            ],
-            env=env,
-        ),
+    venv_argv = [uv, "venv", "--quiet", "--python", base, str(plain)]
+    sync_argv = [
+        uv,
+        "pip",
+        "sync",
+        "--quiet",
+        "--python",
+        plain_python,
+        str(subject.lock),
+        *list(subject.index),
     ]
+    make_plain = [command(venv_argv, env=env), command(sync_argv, env=env)]
 
     def cold_uv() -> None:
         for step in make_plain:
+            step()
+
+    # uv's floor: the same, never asking the index (what modelenv does first).
+    make_plain_offline = [make_plain[0], command([*sync_argv, "--offline"], env=env)]
+
+    def cold_uv_offline() -> None:
+        for step in make_plain_offline:
             step()
 
     def drop_plain() -> None:
@@ -186,6 +192,14 @@ def launch_rows(subject: Subject, uv: str, tmp: Path, runs: int) -> list[Row]:
             *_ratio_cells(pair),
         )
     )
+    pair = paired(create, cold_uv_offline, cold_runs, setup_a=drop_env, setup_b=drop_plain)
+    rows.append(
+        (
+            f"{label}: the same, vs `uv venv` + `uv pip sync --offline LOCK` (uv's cache"
+            " only: the index never asked)",
+            *_ratio_cells(pair),
+        )
+    )
     # The same on a host modelenv has not probed before (its probe cache off):
     # what the first model built on a new machine pays.
     unseen = command(
@@ -196,7 +210,8 @@ def launch_rows(subject: Subject, uv: str, tmp: Path, runs: int) -> list[Row]:
     pair = paired(unseen, cold_uv, cold_runs, setup_a=drop_env, setup_b=drop_plain)
     rows.append(
         (
-            f"{label}: the same, base interpreter not probed before (MODELENV_NO_PROBE_CACHE=1)",
+            f"{label}: cold create on a base interpreter not probed before"
+            " (MODELENV_NO_PROBE_CACHE=1), vs `uv venv` + `uv pip sync LOCK`",
             *_ratio_cells(pair),
         )
     )
