@@ -403,3 +403,49 @@ def test_first_distribution_on_sys_path_wins_across_spellings(
     ).stdout.strip()
     assert seen == "1.0"
     assert host.inspect_interpreter(python).version_of("foo-bar") == seen
+
+
+class _Dist:
+    """What the probe's header reader asks of a distribution."""
+
+    def __init__(self, text: str | None, name: str = "METADATA") -> None:
+        self.text, self.name, self.parsed = text, name, 0
+
+    def read_text(self, filename: str) -> str | None:
+        return self.text if filename == self.name else None
+
+    @property
+    def metadata(self) -> Any:
+        import email
+
+        self.parsed += 1
+        return email.message_from_string(self.text or "")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Metadata-Version: 2.1\nName: alpha\nVersion: 1.0.0\n\nName: not-this\n",
+        "metadata-version: 2.1\nname: Alpha.Beta\nversion: 2.0rc1\n",
+        "Summary: a long\n  folded summary\nName: alpha\nVersion: 1.0\nName: second\n",
+        "Name: alpha  \nVersion:\t1.0\n",  # the parser keeps trailing spaces
+        "Name: alpha\n\nVersion: 1.0\n",  # no Version among the headers
+        "Name: alpha\nnot a header\nVersion: 1.0\n",  # the parser's own judgement
+        "",
+    ],
+)
+def test_the_probe_reads_name_and_version_as_importlib_metadata_does(text: str) -> None:
+    space: dict[str, Any] = {}
+    exec(host._HEADERS, space)
+    for name in ("METADATA", "PKG-INFO"):
+        dist = _Dist(text, name)
+        expected = (dist.metadata["Name"], dist.metadata["Version"])
+        assert space["headers"](dist) == expected
+
+
+def test_the_probe_parses_plain_headers_without_the_email_parser() -> None:
+    space: dict[str, Any] = {}
+    exec(host._HEADERS, space)
+    dist = _Dist("Metadata-Version: 2.1\nName: alpha\nVersion: 1.0.0\nSummary: s\n\nbody\n")
+    assert space["headers"](dist) == ("alpha", "1.0.0")
+    assert dist.parsed == 0
