@@ -6,6 +6,7 @@ dependency. The build-and-swap around it is :mod:`compiler.materialise`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from .host import Interpreter
 from .lockfile import parse_lock_body
 from .plan import Plan
 from .store import env_python
+from .ui import REPORTING
 
 __all__ = ["base_site_pth", "check_closure", "install_lock"]
 
@@ -71,6 +73,10 @@ def install_lock(
             if not result.ok and not offline:
                 result = _uv_install(env_path, req, plan, offline=False)
                 unreachable = _unreachable(result.stderr)
+            elif result.ok and not offline and REPORTING.live:
+                # Captured, in case it failed: what uv says of it is shown now.
+                sys.stderr.write(result.stderr)
+                sys.stderr.flush()
         if not result.ok:
             tampered = "hash" in result.stderr.lower()
             said = uv.without_progress(result.stderr).strip().splitlines()
