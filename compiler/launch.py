@@ -153,6 +153,7 @@ class _Args:
         self.skip_installed: bool | None = None
         self.quiet = False
         self.share_venv = False
+        self.exec_ = False
         # What only a build needs (an up-to-date environment does not depend on them).
         self.index_url: str | None = None
         self.extra_index_url: list[str] = []
@@ -161,13 +162,13 @@ class _Args:
         self.offline = False
         self.wait: float | None = None
 
-    def create_namespace(self) -> argparse.Namespace:
-        """These arguments as the full command line's parser hands them to
-        ``create`` (tests/test_launch.py compares the two)."""
+    def namespace(self) -> argparse.Namespace:
+        """These arguments as the full command line hands them to ``create``
+        or ``run`` (tests/test_launch.py compares the two)."""
         from types import SimpleNamespace
 
         ns = SimpleNamespace(
-            command="create",
+            command=self.command,
             model=self.model,
             engine=self.engine_word,
             python=self.python,
@@ -191,7 +192,11 @@ class _Args:
                 setattr(ns, name, getattr(self, name))
         if self.quiet:
             ns.quiet = True
-        return ns  # type: ignore[return-value]  # the attributes create reads, no argparse
+        if self.command == "run":
+            ns.exec_ = self.exec_
+            ns.share_venv = self.share_venv
+            ns.cmd = list(self.cmd)
+        return ns  # type: ignore[return-value]  # the attributes the command reads, no argparse
 
 
 def name_ok(value: str) -> bool:
@@ -317,6 +322,8 @@ def _flag(args: _Args, name: str) -> None:
         args.strict_system = True
     elif name == "--share-venv":
         args.share_venv = True
+    elif name == "--exec":
+        args.exec_ = True
     elif name in ("--skip-installed", "--no-skip-installed"):
         args.skip_installed = name == "--skip-installed"
     elif name == "--no-index":
@@ -432,12 +439,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             fresh = _fast(args)
         except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
             fresh = None  # the full CLI looks again and reports what is wrong
-    if args is not None and fresh is None and args.command == "create":
+    if args is not None and fresh is None:
         # To be built or updated: straight to the command, as the full command
-        # line would run it after argparse (which costs a cold create milliseconds).
+        # line would run it after argparse (which costs a cold start milliseconds).
         from .dispatch import run_command
 
-        return run_command("create", args.create_namespace(), debug=False)
+        return run_command(args.command, args.namespace(), debug=False)
     if args is None or fresh is None:
         from .cli import main as full
 

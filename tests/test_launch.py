@@ -158,7 +158,28 @@ def test_a_create_the_launch_path_reads_is_the_one_argparse_reads(argv: list[str
     command line would give it."""
     fast = launch.parse_fast(argv)
     assert fast is not None
-    assert vars(fast.create_namespace()) == vars(build_parser("create").parse_args(argv))
+    assert vars(fast.namespace()) == vars(build_parser("create").parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "m", "python", "-V"],
+        ["-q", "run", "m", "--exec", "--", "python", "-c", "x"],
+        ["run", "--share-venv", "m", "--engine", "e", "--no-index", "--find-links", "/w", "sh"],
+        ["--home=/h", "run", "m", "-p", "a==1", "--wait", "3", "--no-skip-installed", "--", "x"],
+    ],
+)
+def test_a_run_the_launch_path_reads_is_the_one_the_command_line_reads(argv: list[str]) -> None:
+    """As for create: a run whose environment must be built goes to the
+    command without argparse, with the arguments cli.main would give it."""
+    fast = launch.parse_fast(argv)
+    assert fast is not None
+    at = argv.index("run") + 1
+    own, cmd = launch.split_run(argv[at:])
+    full = build_parser("run").parse_args([*argv[:at], *own])
+    full.cmd = cmd
+    assert vars(fast.namespace()) == vars(full)
 
 
 @pytest.mark.parametrize(
