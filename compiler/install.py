@@ -1,7 +1,8 @@
 """Installing a lock into a new virtual environment: the install delta, the
-uv invocation (with its fallback to what is local when the index is
-unreachable) and the closure check that refuses an environment missing a
-dependency. The build-and-swap around it is :mod:`compiler.materialise`.
+uv invocation (what uv's cache and find-links hold first, without the index;
+the index only for what they lack) and the closure check that refuses an
+environment missing a dependency (uv's own, ``--strict``). The build-and-swap
+around it is :mod:`compiler.building`.
 """
 
 from __future__ import annotations
