@@ -576,6 +576,7 @@ def test_orphans_are_reported_and_pruned(
     assert run_cli(capsys, "lock", "--check") == (0, "", "1 lock up to date\n")
 
 
+@pytest.mark.own_probe_cache  # the home must start absent
 def test_lock_ignores_user_overrides(
     capsys: pytest.CaptureFixture[str], project: Path, wheelhouse: Path
 ) -> None:

@@ -943,6 +943,7 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
     return out
 
 
+@pytest.mark.own_probe_cache  # the home must start absent
 def test_validate_writes_nothing(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_spec(project, "good", '[env]\npackages = ["a"]\n')
     write_spec(project, "bad", '[env]\npackages = ["a", "a"]\n')
