@@ -235,11 +235,12 @@ class Target:
 
     @functools.cached_property
     def _fingerprint(self) -> str:
-        import hashlib  # not at import: 'validate' never fingerprints
         import json
 
+        from ..fastio import sha256_hex  # the built-in SHA-256: hashlib loads OpenSSL
+
         blob = json.dumps(self.content(), sort_keys=True, separators=(",", ":")).encode()
-        return "sha256:" + hashlib.sha256(blob).hexdigest()
+        return "sha256:" + sha256_hex(blob)
 
 
 def as_dict(value: Any) -> dict[str, Any]:
