@@ -16,8 +16,11 @@ each link's target) is written into it before the folder is renamed into
 place whole, and a copy checks every entry against that list: a file changed
 or added, a link planted there, a file that is not a regular file, and the
 template is not used (uv makes the environment, and its result becomes the
-template). A copy never follows a link: the template's own (``bin/python`` to
-the base interpreter, ``lib64`` to ``lib``) are made again as links.
+template). A copy never follows a link: the template is read through folders
+opened without following one (its own folder included: a template folder that
+is a link is not used), and the template's own links (``bin/python`` to the
+base interpreter, ``lib64`` to ``lib``) are made again as links. Where folders
+cannot be opened so (no ``O_NOFOLLOW``), no template is used.
 
 Should uv ever write the environment's own folder into one of its files, no
 template is kept (a copy would point elsewhere). ``MODELENV_NO_VENV_TEMPLATE=1``
@@ -27,7 +30,9 @@ only: anything wrong with it means uv makes the environment.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +50,15 @@ MANIFEST = ".modelenv-template.json"
 _FORMAT = 1
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | _CLOEXEC
+# A walk that never follows a link needs folders opened by descriptor.
+_BY_FD = (
+    _NOFOLLOW != 0
+    and os.scandir in os.supports_fd
+    and os.open in os.supports_dir_fd
+    and os.stat in os.supports_dir_fd
+    and os.readlink in os.supports_dir_fd
+)
 
 
 def make_venv(dest: Path, python: str, *, system_site: bool, home: Path | None) -> None:
@@ -76,37 +90,73 @@ def _template(home: Path | None, python: str, system_site: bool) -> Path | None:
 def _listing(root: Path, contents: dict[str, bytes]) -> dict[str, Any] | None:
     """What ``root`` holds, links not followed: {relative path: ["dir"] |
     ["file", mode, sha256] | ["link", target]}, each file's bytes put in
-    ``contents``; None when it holds anything else."""
+    ``contents`` (the manifest's too, unlisted); None when it holds anything
+    else. ``root`` itself a link: OSError.
+
+    Walked through folder descriptors opened without following a link, ``root``
+    included: a folder swapped for a link while it is read is never entered."""
+    if not _BY_FD:
+        return None  # no safe walk here: uv makes every environment
     out: dict[str, Any] = {}
-    stack = [""]
-    while stack:
-        rel = stack.pop()
-        with os.scandir(root / rel if rel else root) as entries:
-            for entry in entries:
-                name = f"{rel}/{entry.name}" if rel else entry.name
-                if name == MANIFEST:
-                    continue
-                if entry.is_symlink():
-                    out[name] = ["link", os.readlink(entry.path)]
-                elif entry.is_dir(follow_symlinks=False):
-                    out[name] = ["dir"]
-                    stack.append(name)
-                elif entry.is_file(follow_symlinks=False):
-                    data = contents[name] = _read(entry.path)
-                    mode = entry.stat(follow_symlinks=False).st_mode & 0o777
-                    out[name] = ["file", mode, sha256_hex(data)]
-                else:
-                    return None
-    return out
-
-
-def _read(path: str) -> bytes:
-    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
+    fd = os.open(root, _DIR_FLAGS)
     try:
+        return out if _list_into(fd, "", out, contents) else None
+    finally:
+        os.close(fd)
+
+
+def _list_into(fd: int, rel: str, out: dict[str, Any], contents: dict[str, bytes]) -> bool:
+    with os.scandir(fd) as entries:
+        names = [entry.name for entry in entries]
+    for base in names:
+        name = f"{rel}/{base}" if rel else base
+        if name == MANIFEST:  # read through the same folder as what it lists
+            contents[name] = _read(base, dir_fd=fd)
+            continue
+        st = os.stat(base, dir_fd=fd, follow_symlinks=False)
+        if stat.S_ISLNK(st.st_mode):
+            out[name] = ["link", os.readlink(base, dir_fd=fd)]
+        elif stat.S_ISDIR(st.st_mode):
+            out[name] = ["dir"]
+            sub = os.open(base, _DIR_FLAGS, dir_fd=fd)
+            try:
+                if not _list_into(sub, name, out, contents):
+                    return False
+            finally:
+                os.close(sub)
+        elif stat.S_ISREG(st.st_mode):
+            data = contents[name] = _read(base, dir_fd=fd)
+            out[name] = ["file", st.st_mode & 0o777, sha256_hex(data)]
+        else:
+            return False
+    return True
+
+
+def _read(path: str, dir_fd: int | None = None) -> bytes:
+    # O_NONBLOCK: opening a FIFO planted there would wait for a writer forever.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC, dir_fd=dir_fd)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
         chunks = []
         while chunk := os.read(fd, 1 << 16):
             chunks.append(chunk)
         return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _new_file(path: Path, mode: int, data: bytes) -> None:
+    """A new file holding all of ``data`` (os.write may write less than it is
+    given); never written through a link, nor over anything already there."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            if written <= 0:
+                raise OSError(errno.EIO, "nothing written", str(path))
+            view = view[written:]
     finally:
         os.close(fd)
 
@@ -116,9 +166,9 @@ def _copy(template: Path, dest: Path) -> bool:
     nothing left at ``dest``) when it is missing, changed or unreadable."""
     contents: dict[str, bytes] = {}
     try:
-        manifest = json_loads(_read(str(template / MANIFEST)).decode("utf-8"))
         listing = _listing(template, contents)
-    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+        manifest = json_loads(contents.pop(MANIFEST).decode("utf-8"))
+    except (OSError, KeyError, ValueError, UnicodeDecodeError, RecursionError):
         return False
     if (
         listing is None
@@ -143,12 +193,7 @@ def _write(dest: Path, listing: dict[str, Any], contents: dict[str, bytes]) -> b
             elif kind[0] == "link":
                 os.symlink(kind[1], target)
             else:
-                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
-                fd = os.open(target, flags, kind[1])
-                try:
-                    os.write(fd, contents[name])
-                finally:
-                    os.close(fd)
+                _new_file(target, kind[1], contents[name])
     except OSError:
         return _undo(dest)
     return True
@@ -173,7 +218,7 @@ def _keep(made: Path, template: Path) -> None:
         if not _write(temp, listing, contents):
             return
         doc = canonical_json({"format": _FORMAT, "entries": listing})
-        (temp / MANIFEST).write_text(doc, encoding="utf-8")
+        _new_file(temp / MANIFEST, 0o644, doc.encode("utf-8"))
         os.rename(temp, template)
     except OSError:
         pass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,66 @@ def test_a_cache_folder_linked_out_of_the_home_is_not_followed(
     for name in (".a.build-staging", ".b.build-staging"):
         make_venv(tmp_path / name, BASE, system_site=True, home=home)
     assert len(calls) == 2 and list(outside.iterdir()) == []
+
+
+def test_a_template_folder_linked_out_of_the_home_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A template whose own folder is a link (to a look-alike out of the home,
+    manifest and all) is not copied: uv makes the environment, the link is
+    replaced by a template of its own, and what it pointed to is untouched."""
+    home = tmp_path / "home"
+    make_venv(tmp_path / ".a.build-staging", BASE, system_site=True, home=home)
+    (template,) = templates(home)
+    outside = tmp_path / "outside"
+    os.rename(template, outside)
+    template.symlink_to(outside)
+    calls = uv_venvs(monkeypatch)
+    make_venv(tmp_path / ".b.build-staging", BASE, system_site=True, home=home)
+    assert len(calls) == 1
+    assert not template.is_symlink() and (template / MANIFEST).is_file()
+    assert (outside / MANIFEST).is_file() and listing(outside) == listing(template)
+
+
+def test_a_copy_writes_every_byte_of_each_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """os.write may write less than it is given (a signal, a filesystem near
+    full): a copy writes the rest, never a truncated file."""
+    home = tmp_path / "home"
+    made = tmp_path / ".a.build-staging"
+    make_venv(made, BASE, system_site=True, home=home)
+    real = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real(fd, bytes(data[:7])))
+    copied = tmp_path / ".b.build-staging"
+    make_venv(copied, BASE, system_site=True, home=home)
+    monkeypatch.setattr(os, "write", real)
+    assert listing(copied) == listing(made)
+
+
+def test_a_fifo_planted_as_the_manifest_never_blocks_a_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading a FIFO waits for a writer that never comes: the template is
+    not used, and the build goes on (uv makes the environment)."""
+    home = tmp_path / "home"
+    make_venv(tmp_path / ".a.build-staging", BASE, system_site=True, home=home)
+    (template,) = templates(home)
+    (template / MANIFEST).unlink()
+    os.mkfifo(template / MANIFEST)
+    calls = uv_venvs(monkeypatch)
+    dest = tmp_path / ".b.build-staging"
+    done = threading.Thread(
+        target=make_venv, args=(dest, BASE), kwargs={"system_site": True, "home": home}
+    )
+    done.daemon = True
+    done.start()
+    done.join(timeout=120)  # a bound on a hang, not a measure of speed
+    if done.is_alive():  # let the blocked reader go before failing
+        os.close(os.open(template / MANIFEST, os.O_WRONLY | os.O_NONBLOCK))
+        done.join()
+        raise AssertionError("reading the template's manifest blocked the build")
+    assert len(calls) == 1 and (dest / "pyvenv.cfg").is_file()
 
 
 def test_no_template_is_kept_when_the_environment_names_its_own_folder(tmp_path: Path) -> None:
