@@ -72,8 +72,13 @@ def install_lock(
             # asked only when something is missing.
             result = _uv_install(env_path, req, plan, offline=True, live=offline)
             if not result.ok and not offline:
+                local = result
                 result = _uv_install(env_path, req, plan, offline=False)
                 unreachable = _unreachable(result.stderr)
+                if not result.ok and unreachable and _mismatch(local.stderr):
+                    # The index could not be asked for the right file: what is
+                    # wrong is the local one, not only the network.
+                    result = local
             elif result.ok and not offline and REPORTING.live:
                 # Captured, in case it failed: what uv says of it is shown now.
                 sys.stderr.write(result.stderr)
@@ -138,6 +143,11 @@ _UNREACHABLE = (
 def _unreachable(stderr: str) -> bool:
     text = stderr.lower()
     return "failed to fetch" in text and any(words in text for words in _UNREACHABLE)
+
+
+def _mismatch(stderr: str) -> bool:
+    """Does uv say that a file's hash is not the one the lock names?"""
+    return "hash mismatch" in stderr.lower()
 
 
 def check_closure(staging: Path, plan: Plan, reported: list[str] | None = None) -> None:

@@ -278,3 +278,30 @@ def test_a_build_takes_what_uv_has_without_the_index_and_the_rest_from_it(
     assert code == 0, err
     assert index.served == asked
     assert_environment_works(created_path(out), {"alpha": "1.0.0", "beta": "2.0.0"})
+
+
+def test_a_tampered_local_file_is_reported_as_such_when_the_index_is_unreachable(
+    project: Path,
+    index: Index,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The install first takes what find-links and uv's cache hold; when a file
+    there does not match the lock's hash and the index cannot be reached to ask
+    for the right one, the error is the mismatch (the lock or a file was
+    tampered with), not only the unreachable index."""
+    write_spec(project, "m", SPEC)
+    code, _out, err = run_cli(capfd, "lock", *idx_url(index))
+    assert code == 0, err
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "empty-uv-cache"))
+    local = tmp_path / "local-wheels"
+    local.mkdir()
+    for wheel in index.wheels.glob("*.whl"):
+        (local / wheel.name).write_bytes(wheel.read_bytes() + b"\0")  # not the locked bytes
+    index.set_mode("stopped")
+    code, _out, err = run_cli(capfd, "create", "m", *idx_url(index), "--find-links", str(local))
+    assert code == 1, err
+    assert "hash mismatch means the lock or the index was tampered with" in err, err
+    assert not env_dir().exists()
+    assert leftovers() == []
