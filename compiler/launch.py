@@ -472,6 +472,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return exec_command(args.cmd, env_vars(fresh.path), fresh.path)
 
 
+def _monitored() -> bool:
+    """Does a tool watch this process through ``sys.monitoring`` (3.12+:
+    coverage's sysmon core, debuggers), which neither a profile nor a trace
+    function shows?"""
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is None:
+        return False
+    return any(monitoring.get_tool(tool) is not None for tool in range(6))
+
+
 def entry() -> NoReturn:
     """The ``modelenv`` command (its script, and ``python -m compiler``):
     :func:`main`, then the exit, without the interpreter's teardown.
@@ -486,7 +496,7 @@ def entry() -> NoReturn:
     it can write what it gathered.
     """
     code = main()
-    if sys.getprofile() is not None or sys.gettrace() is not None:
+    if sys.getprofile() is not None or sys.gettrace() is not None or _monitored():
         sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
         if stream is None or stream.closed:

@@ -19,7 +19,7 @@ from compiler import fresh, launch, leases
 from compiler.cli import build_parser
 from compiler.store import RECORD_NAME
 
-from .conftest import run_cli, write_spec
+from .conftest import REPO, run_cli, write_spec
 from .test_materialise import XY, XYZ, created_path, idx
 
 # ---------------------------------------------------------------- the command line
@@ -271,6 +271,37 @@ def test_a_profiled_command_exits_the_usual_way(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert out.stat().st_size > 0
+
+
+def _monitoring_python() -> str | None:
+    """An interpreter with sys.monitoring (3.12+) beside this one's base, if any."""
+    for folder in sorted(Path(sys.base_prefix).parent.glob("3.1[2-9]*"), reverse=True):
+        found = sorted(folder.glob("bin/python3.1[2-9]"))
+        if found:
+            return str(found[0])
+    return None
+
+
+def test_a_command_watched_through_sys_monitoring_exits_the_usual_way(tmp_path: Path) -> None:
+    """Coverage's sysmon core and debuggers on 3.12+ watch through
+    sys.monitoring, which no profile or trace function shows: such a process
+    also exits the usual way (its atexit handlers run)."""
+    python = _monitoring_python()
+    if python is None:
+        pytest.skip("no Python 3.12+ beside this one")
+    script = "import sys\nsys.monitoring.use_tool_id(3, 'watcher')\n" + _ENTRY
+    proc = subprocess.run(
+        [python, "-c", script, "completion", "bash"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "complete" in proc.stdout
+    assert "torn down" in proc.stderr
 
 
 _MAIN = "import sys; from compiler.launch import main; sys.exit(main())"
