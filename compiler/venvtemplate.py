@@ -9,18 +9,19 @@ small files, about a millisecond, where starting uv costs a cold create 15-20
 ms.
 
 A template is kept in ``<home>/cache/venvs/<digest>/``, the digest of uv's
-file (path and identity), the base interpreter's (path and identity) and the
-system site-packages choice: a new uv or a replaced interpreter gets a new
-one. Its list of contents (``.modelenv-template.json``: each file's SHA-256,
-each link's target) is written into it before the folder is renamed into
-place whole, and a copy checks every entry against that list: a file changed
-or added, a link planted there, a file that is not a regular file, and the
-template is not used (uv makes the environment, and its result becomes the
-template). A copy never follows a link: the template is read through folders
-opened without following one (its own folder included: a template folder that
-is a link is not used), and the template's own links (``bin/python`` to the
-base interpreter, ``lib64`` to ``lib``) are made again as links. Where folders
-cannot be opened so (no ``O_NOFOLLOW``), no template is used.
+file (path and identity), the base interpreter's (path and identity), the
+system site-packages choice and uv's ``UV_VENV*`` settings: a new uv, a
+replaced interpreter or another setting gets a new one. Its list of contents
+(``.modelenv-template.json``: each file's SHA-256, each link's target) is
+written into it before the folder is renamed into place whole, and a copy
+checks every entry against that list: a file changed or added, a link planted
+there, a file that is not a regular file, and the template is not used (uv
+makes the environment, and its result becomes the template). A copy never
+follows a link: the template is read through folders opened without following
+one (its own folder included: a template folder that is a link is not used),
+and the template's own links (``bin/python`` to the base interpreter,
+``lib64`` to ``lib``) are made again as links. Where folders cannot be opened
+so (no ``O_NOFOLLOW``), no template is used.
 
 Should uv ever write the environment's own folder into one of its files, no
 template is kept (a copy would point elsewhere). ``MODELENV_NO_VENV_TEMPLATE=1``
@@ -81,7 +82,9 @@ def _template(home: Path | None, python: str, system_site: bool) -> Path | None:
     if not within(home, folder):
         return None  # a link out of the home: never followed
     binary = uv.uv_binary()
-    key = [_FORMAT, binary, identity(binary), python, identity(python), system_site]
+    # uv's own settings for a new environment (UV_VENV_SEED: pip in it, ...).
+    settings = sorted((k, v) for k, v in os.environ.items() if k.startswith("UV_VENV"))
+    key = [_FORMAT, binary, identity(binary), python, identity(python), system_site, settings]
     if key[2] is None or key[4] is None:
         return None
     return folder / sha256_hex(canonical_json(key).encode("utf-8", "surrogateescape"))[:32]

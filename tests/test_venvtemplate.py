@@ -237,3 +237,16 @@ def test_a_second_build_starts_no_uv_venv(
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_uvs_own_settings_for_new_environments_get_their_own_template(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """UV_VENV_SEED puts pip in what uv makes: a template made without it
+    never stands in for one made with it, nor the other way round."""
+    home = tmp_path / "home"
+    make_venv(tmp_path / ".a.build-staging", BASE, system_site=True, home=home)
+    monkeypatch.setenv("UV_VENV_SEED", "1")
+    calls = uv_venvs(monkeypatch)
+    make_venv(tmp_path / ".b.build-staging", BASE, system_site=True, home=home)
+    assert len(calls) == 1 and len(templates(home)) == 2
