@@ -20,6 +20,7 @@ __all__ = [
     "json_loads",
     "lease_folder",
     "open_folder",
+    "read_at",
     "read_lease",
     "read_own",
     "sha256",
@@ -120,16 +121,22 @@ def which(command: str, path_var: str) -> str | None:
 def read_own(folder: str | os.PathLike[str], name: str) -> bytes:
     """The file ``name`` in ``folder``, read without following a link at either
     (either could lead out of the home); OSError when it is not a regular file."""
-    import stat
-
     dir_fd = os.open(folder, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC)
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC, dir_fd=dir_fd)
+        return read_at(dir_fd, name, f"{folder}/{name}")
     finally:
         os.close(dir_fd)
+
+
+def read_at(dir_fd: int, name: str, shown: str) -> bytes:
+    """The regular file ``name`` in the folder open at ``dir_fd``, not through a
+    link; never waiting on a FIFO; OSError (naming ``shown``) for anything else."""
+    import stat
+
+    fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC, dir_fd=dir_fd)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{folder}/{name} is not a file")
+            raise OSError(f"{shown} is not a file")
         chunks = []
         while chunk := os.read(fd, 1 << 16):
             chunks.append(chunk)

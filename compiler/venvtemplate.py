@@ -39,7 +39,7 @@ from typing import Any
 
 from . import uv
 from .errors import ModelenvError
-from .fastio import canonical_json, json_loads, sha256_hex
+from .fastio import canonical_json, json_loads, read_at, sha256_hex
 from .fresh import flag, identity
 from .fsutil import remove_path, within
 from .paths import display
@@ -114,7 +114,7 @@ def _list_into(fd: int, rel: str, out: dict[str, Any], contents: dict[str, bytes
     for base in names:
         name = f"{rel}/{base}" if rel else base
         if name == MANIFEST:  # read through the same folder as what it lists
-            contents[name] = _read(base, dir_fd=fd)
+            contents[name] = read_at(fd, base, name)
             continue
         st = os.stat(base, dir_fd=fd, follow_symlinks=False)
         if stat.S_ISLNK(st.st_mode):
@@ -128,25 +128,11 @@ def _list_into(fd: int, rel: str, out: dict[str, Any], contents: dict[str, bytes
             finally:
                 os.close(sub)
         elif stat.S_ISREG(st.st_mode):
-            data = contents[name] = _read(base, dir_fd=fd)
+            data = contents[name] = read_at(fd, base, name)
             out[name] = ["file", st.st_mode & 0o777, sha256_hex(data)]
         else:
             return False
     return True
-
-
-def _read(path: str, dir_fd: int | None = None) -> bytes:
-    # O_NONBLOCK: opening a FIFO planted there would wait for a writer forever.
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC, dir_fd=dir_fd)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", path)
-        chunks = []
-        while chunk := os.read(fd, 1 << 16):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
 
 
 def _new_file(path: Path, mode: int, data: bytes) -> None:
