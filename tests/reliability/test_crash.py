@@ -197,9 +197,13 @@ def test_sigkill_create_at_seeded_moments_never_leaves_a_broken_environment(
             assert proc.returncode == 0, moment  # it finished first: a plain build
         check_after_kill(scenario, before, steps, f"{moment}, after {steps}")
 
-    # The moments did land across the build, not all before or after it.
+    # The moments did land across the build, not all before or after it. (At
+    # least two steps: on a machine whose load changes during the test, the
+    # builds after the measured one can take twice as long, and seeded moments
+    # then fall in its two longest steps; test_sigkill_create_inside_each_named_step
+    # kills in every step.)
     assert sum(landed.values()) >= MOMENTS_PER_SCENARIO // 2, landed
-    assert len(landed) >= 3, landed
+    assert len(landed) >= 2, landed
     code, _out, err = run_cli(capfd, "doctor")
     assert code == 0, err
 
