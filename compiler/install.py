@@ -79,6 +79,11 @@ def install_lock(
                     # The index could not be asked for the right file: what is
                     # wrong is the local one, not only the network.
                     result = local
+                elif result.ok and _mismatch(local.stderr):
+                    say(
+                        "a file in find-links or uv's cache does not match the lock's"
+                        " hash (tampered with, or rebuilt); installed from the index"
+                    )
             elif result.ok and not offline and REPORTING.live:
                 # Captured, in case it failed: what uv says of it is shown now.
                 sys.stderr.write(result.stderr)

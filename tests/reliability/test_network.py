@@ -305,3 +305,26 @@ def test_a_tampered_local_file_is_reported_as_such_when_the_index_is_unreachable
     assert "hash mismatch means the lock or the index was tampered with" in err, err
     assert not env_dir().exists()
     assert leftovers() == []
+
+
+def test_a_tampered_local_file_is_named_when_the_index_serves_the_right_one(
+    project: Path,
+    index: Index,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A find-links file whose hash is not the lock's is passed over for the
+    index's, and the build says so (someone altered a file the host keeps)."""
+    write_spec(project, "m", SPEC)
+    code, _out, err = run_cli(capfd, "lock", *idx_url(index))
+    assert code == 0, err
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "empty-uv-cache"))
+    local = tmp_path / "local-wheels"
+    local.mkdir()
+    for wheel in index.wheels.glob("*.whl"):
+        (local / wheel.name).write_bytes(wheel.read_bytes() + b"\0")  # not the locked bytes
+    code, out, err = run_cli(capfd, "create", "m", *idx_url(index), "--find-links", str(local))
+    assert code == 0, err
+    assert "does not match the lock's hash (tampered with, or rebuilt)" in err, err
+    assert_environment_works(created_path(out), {"alpha": "1.0.0", "beta": "2.0.0"})
