@@ -23,6 +23,13 @@ from .test_verify import rewrite_body
 from .wheels import make_wheel
 
 
+def drop_alpha(lock: Path) -> None:
+    """Take alpha (which beta requires) out of the lock's body, checksum and
+    all: a lock still naming every requirement of the spec, yet incomplete."""
+    body = re.sub(r"^alpha==.*?(?=^\S)", "", body_of(lock.read_text()), flags=re.M | re.S)
+    rewrite_body(lock, body)
+
+
 def installed(env: Path, name: str) -> str:
     proc = in_env(env, f"from importlib.metadata import version; print(version({name!r}))")
     return proc.stdout.strip() if proc.returncode == 0 else "absent"
@@ -44,8 +51,7 @@ def test_a_lock_missing_a_dependency_is_refused_and_the_old_environment_stays(
     lock = lock_file(project)
     # beta requires alpha: a lock without alpha still names every requirement
     # of the spec, so only the build can see that it is incomplete.
-    body = re.sub(r"^alpha==.*?(?=^\S)", "", body_of(lock.read_text()), flags=re.M | re.S)
-    rewrite_body(lock, body)
+    drop_alpha(lock)
     assert run_cli(capfd, "lock", "--check")[0] == 0
     code, _out, err = run_cli(capfd, "create", "m", "--force", *idx(wheelhouse))
     assert code == 1
@@ -79,8 +85,7 @@ def test_the_host_lends_nothing_without_system_site_packages(
     write_spec(project, "m", f'[env]\npython = ["{XY}"]\npackages = ["beta"]\n')
     assert run_cli(capfd, "lock", *idx(wheelhouse))[0] == 0
     lock = lock_file(project)
-    body = re.sub(r"^alpha==.*?(?=^\S)", "", body_of(lock.read_text()), flags=re.M | re.S)
-    rewrite_body(lock, body)
+    drop_alpha(lock)
     args = ("create", "m", *idx(wheelhouse), "--base-python", str(base))
     code, _out, err = run_cli(capfd, *args)
     assert code == 0, err  # with system site-packages, the host's alpha serves beta
@@ -91,9 +96,7 @@ def test_the_host_lends_nothing_without_system_site_packages(
         f'[env]\npython = ["{XY}"]\npackages = ["beta"]\nsystem_site_packages = false\n',
     )
     assert run_cli(capfd, "lock", *idx(wheelhouse))[0] == 0
-    rewrite_body(
-        lock, re.sub(r"^alpha==.*?(?=^\S)", "", body_of(lock.read_text()), flags=re.M | re.S)
-    )
+    drop_alpha(lock)
     code, _out, err = run_cli(capfd, *args)
     assert code == 1
     assert "The package `beta` requires `alpha>=1.0`, but it's not installed" in err
@@ -224,8 +227,7 @@ def test_a_lock_rewritten_after_its_check_is_never_built(
 
     def examine_then_rewrite(*args: object, **kw: object) -> object:
         check = real(*args, **kw)  # type: ignore[arg-type]
-        body = re.sub(r"^alpha==.*?(?=^\S)", "", body_of(lock.read_text()), flags=re.M | re.S)
-        rewrite_body(lock, body)
+        drop_alpha(lock)
         return check
 
     monkeypatch.setattr(compiler.verify, "examine", examine_then_rewrite)
@@ -262,8 +264,7 @@ def test_the_install_checks_the_closure_itself(
     a build runs no second uv to ask, yet still refuses an incomplete lock."""
     calls = _uv_calls(monkeypatch)
     lock = lock_file(project)
-    body = re.sub(r"^alpha==.*?(?=^\S)", "", body_of(lock.read_text()), flags=re.M | re.S)
-    rewrite_body(lock, body)
+    drop_alpha(lock)
     code, _out, err = run_cli(capfd, "create", "m", "--force", *idx(wheelhouse))
     assert code == 1
     assert "The package `beta` requires `alpha>=1.0`, but it's not installed" in err
@@ -289,8 +290,7 @@ def test_a_live_install_is_checked_by_uv_pip_check(
     monkeypatch.setattr(UI, "is_tty", property(lambda _self: True))
     calls = _uv_calls(monkeypatch)
     lock = lock_file(project)
-    body = re.sub(r"^alpha==.*?(?=^\S)", "", body_of(lock.read_text()), flags=re.M | re.S)
-    rewrite_body(lock, body)
+    drop_alpha(lock)
     code, _out, err = run_cli(capfd, "create", "m", "--force", "--offline", *idx(wheelhouse))
     assert code == 1
     assert "the lock does not give every package what it requires" in err

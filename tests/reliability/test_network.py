@@ -280,6 +280,26 @@ def test_a_build_takes_what_uv_has_without_the_index_and_the_rest_from_it(
     assert_environment_works(created_path(out), {"alpha": "1.0.0", "beta": "2.0.0"})
 
 
+def locked_beside_altered_wheels(
+    project: Path,
+    index: Index,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    """The spec locked through the index, an empty uv cache, and a find-links
+    folder (returned) whose wheels are not the locked bytes."""
+    write_spec(project, "m", SPEC)
+    code, _out, err = run_cli(capfd, "lock", *idx_url(index))
+    assert code == 0, err
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "empty-uv-cache"))
+    local = tmp_path / "local-wheels"
+    local.mkdir()
+    for wheel in index.wheels.glob("*.whl"):
+        (local / wheel.name).write_bytes(wheel.read_bytes() + b"\0")  # not the locked bytes
+    return local
+
+
 def test_a_tampered_local_file_is_reported_as_such_when_the_index_is_unreachable(
     project: Path,
     index: Index,
@@ -291,14 +311,7 @@ def test_a_tampered_local_file_is_reported_as_such_when_the_index_is_unreachable
     there does not match the lock's hash and the index cannot be reached to ask
     for the right one, the error is the mismatch (the lock or a file was
     tampered with), not only the unreachable index."""
-    write_spec(project, "m", SPEC)
-    code, _out, err = run_cli(capfd, "lock", *idx_url(index))
-    assert code == 0, err
-    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "empty-uv-cache"))
-    local = tmp_path / "local-wheels"
-    local.mkdir()
-    for wheel in index.wheels.glob("*.whl"):
-        (local / wheel.name).write_bytes(wheel.read_bytes() + b"\0")  # not the locked bytes
+    local = locked_beside_altered_wheels(project, index, tmp_path, capfd, monkeypatch)
     index.set_mode("stopped")
     code, _out, err = run_cli(capfd, "create", "m", *idx_url(index), "--find-links", str(local))
     assert code == 1, err
@@ -316,14 +329,7 @@ def test_a_tampered_local_file_is_named_when_the_index_serves_the_right_one(
 ) -> None:
     """A find-links file whose hash is not the lock's is passed over for the
     index's, and the build says so (someone altered a file the host keeps)."""
-    write_spec(project, "m", SPEC)
-    code, _out, err = run_cli(capfd, "lock", *idx_url(index))
-    assert code == 0, err
-    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "empty-uv-cache"))
-    local = tmp_path / "local-wheels"
-    local.mkdir()
-    for wheel in index.wheels.glob("*.whl"):
-        (local / wheel.name).write_bytes(wheel.read_bytes() + b"\0")  # not the locked bytes
+    local = locked_beside_altered_wheels(project, index, tmp_path, capfd, monkeypatch)
     code, out, err = run_cli(capfd, "create", "m", *idx_url(index), "--find-links", str(local))
     assert code == 0, err
     assert "does not match the lock's hash (tampered with, or rebuilt)" in err, err
