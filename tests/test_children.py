@@ -48,6 +48,22 @@ def gone(pid: int) -> bool:
         return False
 
 
+def sleeper(*args: str) -> subprocess.Popen[bytes]:
+    """A Python that sleeps with ``args`` on its command line, returned once
+    it runs: Popen returns when exec closed its error pipe, before the kernel
+    has set the new command line, which /proc then shows empty (seen in CI)."""
+    code = "import sys, time; sys.stdout.write('up\\n'); sys.stdout.flush(); time.sleep(300)"
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    with proc.stdout:  # it writes nothing more
+        up = proc.stdout.readline()
+    if up != b"up\n":
+        proc.kill()
+        proc.wait(timeout=60)
+        raise AssertionError(f"the sleeper exited with {proc.returncode}")
+    return proc
+
+
 def wait_gone(pid: int, bound: float = 60) -> bool:
     """Whether ``pid`` exits within ``bound`` seconds (polled: a signalled
     process takes a moment to die, longer on a loaded machine)."""
@@ -214,15 +230,7 @@ def test_the_next_build_stops_a_uv_a_killed_build_left_running(
     lock(capfd, wheelhouse)
     left = env_root() / f".{XYZ}.build-999999"
     (left / "bin").mkdir(parents=True)
-    orphan = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time; time.sleep(300)",
-            "--python",
-            str(left / "bin" / "python"),
-        ]
-    )
+    orphan = sleeper("--python", str(left / "bin" / "python"))
     try:
         assert children.users_of(str(left)) == [orphan.pid]
         code, _out, err = run_cli(capfd, "create", "m", *idx(wheelhouse))
@@ -260,9 +268,8 @@ def test_a_uv_left_running_is_found_however_its_build_spelt_the_home(tmp_path: P
     aliased = alias / left.relative_to(real)
     other = tmp_path / "elsewhere" / left.name
     other.mkdir(parents=True)
-    code = "import time; time.sleep(300)"
-    spelt = subprocess.Popen([sys.executable, "-c", code, "--python", f"{aliased}/bin/python"])
-    unrelated = subprocess.Popen([sys.executable, "-c", code, str(other)])
+    spelt = sleeper("--python", f"{aliased}/bin/python")
+    unrelated = sleeper(str(other))
     try:
         assert children.users_of(str(left)) == [spelt.pid]
         assert children.users_of(str(aliased)) == [spelt.pid]
