@@ -1,5 +1,5 @@
 """Race: 8 processes at once mixing create, run, remove and gc on the same few
-environments, for a bounded time, in seeded random orders.
+environments, each a fixed number of operations in a seeded random order.
 
 No process ever runs in a half-built (or vanished) environment, no command
 ends in a traceback or an internal error, a refusal is a clean exit 1 with a
@@ -39,7 +39,10 @@ from .support import (
 
 SEED = 20251125
 WORKERS = 8
-DURATION = 20.0  # seconds of mixed traffic
+# Operations per process: the same seeded sequence on every run, however fast
+# the machine (a time budget did ~300 operations unloaded and ~100 beside nine
+# busy processes, where its 8 processes also took the CPU of the rest of the suite).
+OPERATIONS = 16
 STEP_DELAY = "0.05"  # widens every build step a little: more overlaps
 
 MODELS = {
@@ -138,14 +141,14 @@ def race_project(project: Path, wheelhouse: Path, capfd: pytest.CaptureFixture[s
     return project
 
 
-def worker(project: Path, wheelhouse: Path, n: int, deadline: float) -> list[Outcome]:
+def worker(project: Path, wheelhouse: Path, n: int) -> list[Outcome]:
     rng = random.Random(f"{SEED}-race-{n}")
     trace = {
         "MODELENV_TEST_TRACE": str(project / f"trace-{n}.txt"),
         "MODELENV_TEST_STEP_DELAY": STEP_DELAY,
     }
     outcomes = []
-    while time.monotonic() < deadline:
+    for _ in range(OPERATIONS):
         op = rng.choices(["create", "run", "remove", "gc"], weights=[3, 5, 2, 1])[0]
         model = rng.choice(sorted(MODELS))
         versions = MODELS[model][1]
@@ -168,11 +171,8 @@ def worker(project: Path, wheelhouse: Path, n: int, deadline: float) -> list[Out
 def test_eight_processes_mixing_create_run_remove_and_gc(
     race_project: Path, wheelhouse: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    deadline = time.monotonic() + DURATION
     with ThreadPoolExecutor(WORKERS) as pool:
-        futures = [
-            pool.submit(worker, race_project, wheelhouse, n, deadline) for n in range(WORKERS)
-        ]
+        futures = [pool.submit(worker, race_project, wheelhouse, n) for n in range(WORKERS)]
         outcomes = [o for f in futures for o in f.result()]
 
     bad = [(why, o) for o in outcomes if (why := violation(o)) is not None]
