@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ModelenvError, UsageError
 from .paths import beneath_venv, version_key
+from .probescript import PROBE
 
 if TYPE_CHECKING:
     from .markers import FactValue
@@ -47,117 +48,13 @@ __all__ = [
     "running_xy",
 ]
 
-# A distribution's Name and Version from its metadata's header lines, read as
-# plain text: the email parser behind ``Distribution.metadata`` (which
-# ``.version`` runs a second time) costs a probe most of its time, about 40 ms
-# for a hundred distributions. Anything but plain "Key: value" lines before the
-# first blank one, or a header missing, and the parser decides as before.
-_HEADERS = r"""
-def headers(d):
-    text = d.read_text("METADATA") or d.read_text("PKG-INFO") or ""
-    found = {}
-    for line in text.splitlines():
-        if not line.strip():
-            break
-        if line[0] in " \t":
-            continue  # a folded header's next line
-        key, sep, value = line.partition(":")
-        if not sep:
-            found = {}
-            break
-        key = key.lower()
-        if key in ("name", "version") and key not in found:
-            found[key] = value.lstrip(" \t")
-    if "name" in found and "version" in found:
-        return found["name"], found["version"]
-    meta = d.metadata
-    return meta["Name"], meta["Version"]
-"""
-
-# Run inside an interpreter: its facts as JSON (used for base interpreters and
-# by doctor for environments). Isolated mode (-I) keeps the current folder and
-# PYTHON* variables from changing what it sees.
-_PROBE = (
-    r"""
-import json, os, platform, re, sys, sysconfig
-from importlib import metadata
-pkgs = {}
-"""
-    + _HEADERS
-    + r"""
-watch = []  # the metadata files behind the answer (compiler.probecache)
-for d in metadata.distributions():
-    where = getattr(d, "_path", None)
-    if where is not None:
-        meta = os.path.join(str(where), "METADATA")
-        watch.append(meta if os.path.isfile(meta) else str(where))
-    name, version = headers(d)
-    key = name and re.sub(r"[-_.]+", "-", name).lower()
-    if key and key not in pkgs:  # the first on sys.path is the one imported
-        pkgs[key] = [version, str(d.locate_file(""))]
-paths = []
-for key in ("purelib", "platlib"):
-    p = sysconfig.get_paths().get(key)
-    if p and p not in paths:
-        paths.append(p)
-impl = sys.implementation
-def fmt(info):
-    v = "%d.%d.%d" % (info.major, info.minor, info.micro)
-    return v if info.releaselevel == "final" else v + info.releaselevel[0] + str(info.serial)
-markers = {
-    "implementation_name": impl.name,
-    "implementation_version": fmt(impl.version),
-    "os_name": os.name,
-    "platform_machine": platform.machine(),
-    "platform_release": platform.release(),
-    "platform_system": platform.system(),
-    "platform_version": platform.version(),
-    "python_full_version": platform.python_version(),
-    "platform_python_implementation": platform.python_implementation(),
-    "python_version": ".".join(platform.python_version_tuple()[:2]),
-    "sys_platform": sys.platform,
-}
-def torch_cuda():
-    # torch.version.cuda, read from torch/version.py: importing torch would
-    # take seconds and may load CUDA libraries.
-    loc = pkgs.get("torch")
-    if not loc:
-        return None
-    try:
-        with open(os.path.join(loc[1], "torch", "version.py"), encoding="utf-8") as f:
-            src = f.read()
-    except OSError:
-        return None
-    m = re.search(r"^cuda\s*(?::[^=\n]*)?=\s*(?:'([^']*)'|\"([^\"]*)\"|None)", src, re.M)
-    return None if m is None else ["torch", m.group(1) or m.group(2) or ""]
-def runtime_cuda():
-    for key, (version, _) in pkgs.items():
-        if re.fullmatch(r"nvidia-cuda-runtime(-cu\d+)?", key):
-            return ["nvidia-cuda-runtime", ".".join(version.split(".")[:2])]
-    return None
-print(json.dumps({
-    "executable": sys.executable,
-    "libc": list(platform.libc_ver()),
-    "cuda": torch_cuda() or runtime_cuda(),
-    "version": "%d.%d.%d" % sys.version_info[:3],
-    "prefix": sys.prefix,
-    "base_prefix": sys.base_prefix,
-    "site_packages": paths,
-    "path": [p for p in sys.path if p and os.path.exists(p)],
-    "watch": watch,
-    "packages": pkgs,
-    "markers": markers,
-}))
-"""
-)
-
 
 def probe(executable: str, what: str = "interpreter") -> dict[str, Any]:
     """What ``executable`` sees: version, prefixes, site-packages, distributions
     (canonical name -> [version, location]) and PEP 508 marker values."""
     try:
         proc = subprocess.run(
-            [executable, "-I", "-c", _PROBE],
+            [executable, "-I", "-c", PROBE],
             capture_output=True,
             text=True,
             timeout=120,
@@ -220,7 +117,7 @@ def inspect_interpreter(executable: str) -> Interpreter:
 
     from .probecache import cached_probe
 
-    data = cached_probe(executable, _PROBE, lambda: probe(executable, "base interpreter"))
+    data = cached_probe(executable, PROBE, lambda: probe(executable, "base interpreter"))
     return Interpreter(
         executable=data["executable"] or executable,
         version=data["version"],

@@ -15,6 +15,7 @@ import pytest
 
 from compiler import host
 from compiler.errors import ModelenvError, UsageError
+from compiler.probescript import HEADERS
 from compiler.uv import uv_binary
 
 from .conftest import run_cli, write_spec
@@ -436,7 +437,7 @@ class _Dist:
 )
 def test_the_probe_reads_name_and_version_as_importlib_metadata_does(text: str) -> None:
     space: dict[str, Any] = {}
-    exec(host._HEADERS, space)
+    exec(HEADERS, space)
     for name in ("METADATA", "PKG-INFO"):
         dist = _Dist(text, name)
         expected = (dist.metadata["Name"], dist.metadata["Version"])
@@ -445,7 +446,7 @@ def test_the_probe_reads_name_and_version_as_importlib_metadata_does(text: str) 
 
 def test_the_probe_parses_plain_headers_without_the_email_parser() -> None:
     space: dict[str, Any] = {}
-    exec(host._HEADERS, space)
+    exec(HEADERS, space)
     dist = _Dist("Metadata-Version: 2.1\nName: alpha\nVersion: 1.0.0\nSummary: s\n\nbody\n")
     assert space["headers"](dist) == ("alpha", "1.0.0")
     assert dist.parsed == 0

@@ -1,0 +1,149 @@
+"""The probe lists distributions as importlib.metadata does, mostly without it
+(`compiler.probescript`): the same JSON either way, on real interpreters and
+on site folders laid out the odd ways installers leave them, and the walk
+steps aside for importlib.metadata wherever it could see otherwise."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compiler.probescript import PROBE
+
+from .basevenv import base_venv
+
+# The probe as it would run with the walk off, and with importlib.metadata out
+# of reach (a run that needs it fails): both made from the one source.
+SLOW = PROBE.replace("\nFAST = True\n", "\nFAST = False\n")
+WALK_ONLY = PROBE.replace(
+    "    from importlib import metadata\n",
+    "    raise SystemExit('importlib.metadata was needed')\n",
+)
+assert SLOW != PROBE and WALK_ONLY != PROBE
+
+
+def facts(python: str, source: str) -> dict[str, Any]:
+    proc = subprocess.run(
+        [python, "-I", "-c", source], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    data: dict[str, Any] = json.loads(proc.stdout)
+    return data
+
+
+def dist_info(folder: Path, dirname: str, text: str | None, member: str = "METADATA") -> None:
+    where = folder / dirname
+    where.mkdir(parents=True)
+    if text is not None:
+        (where / member).write_text(text, encoding="utf-8")
+
+
+def meta(name: str, version: str) -> str:
+    return f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: s\n\nbody\n"
+
+
+@pytest.fixture()
+def site(tmp_path: Path, uv_cache: Path) -> tuple[str, Path, Path]:
+    """A venv (its python, its site-packages) and a second folder on its
+    sys.path through a .pth file, both holding distributions laid out as
+    installers leave them: normalised and not, shadowed, duplicated."""
+    python = base_venv(tmp_path / "venv", tmp_path / "wheels", [], uv_cache)
+    sp = Path(
+        subprocess.run(
+            [python, "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (sp / "zz-extra.pth").write_text(f"{extra}\n{tmp_path / 'missing'}\n")
+    dist_info(sp, "alpha-1.0.0.dist-info", meta("alpha", "1.0.0"))
+    dist_info(sp, "Beta_Pkg-2.0.dist-info", meta("Beta.Pkg", "2.0"))
+    dist_info(sp, "gamma-1.0.dist-info", meta("gamma", "1.0"))
+    dist_info(sp, "other-3.dist-info", meta("other", "3"))
+    dist_info(sp, "Gamma-2.0.dist-info", meta("Gamma", "2.0"))  # the same name twice
+    dist_info(sp, "Epsilon-1.0.DIST-INFO", meta("Epsilon", "1.0"))
+    dist_info(sp, "delta-0.1-py3.11.egg-info", meta("delta", "0.1"), "PKG-INFO")
+    dist_info(sp, "empty-1.0.dist-info", "")  # an empty METADATA: PKG-INFO decides
+    (sp / "empty-1.0.dist-info" / "PKG-INFO").write_text(meta("empty", "1.0"))
+    dist_info(sp, "spaced-1.dist-info", "Name: spaced  \nVersion:\t1\n")
+    dist_info(extra, "alpha-9.0.dist-info", meta("alpha", "9.0"))  # shadowed
+    dist_info(extra, "zeta-0.5.dist-info", meta("zeta", "0.5"))
+    return python, sp, extra
+
+
+def test_the_walk_answers_as_importlib_metadata_without_importing_it(
+    site: tuple[str, Path, Path],
+) -> None:
+    python, _sp, extra = site
+    walked = facts(python, WALK_ONLY)
+    assert walked == facts(python, SLOW)
+    packages = walked["packages"]
+    assert packages["alpha"][0] == "1.0.0"  # the first on sys.path
+    assert packages["gamma"][0] in ("1.0", "2.0")
+    assert packages["zeta"] == ["0.5", str(extra)]
+    assert {"beta-pkg", "epsilon", "delta", "empty", "spaced  ", "other"} <= set(packages)
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "egg-info file",
+        "folded name",
+        "no metadata",
+        "zip on sys.path",
+        "egg on sys.path",
+        "relative entry",
+        "metadata not utf-8 text",
+    ],
+)
+def test_whatever_the_walk_cannot_promise_is_left_to_importlib_metadata(
+    site: tuple[str, Path, Path], tmp_path: Path, odd: str
+) -> None:
+    python, sp, extra = site
+    if odd == "egg-info file":
+        (sp / "legacy-1.0-py3.11.egg-info").write_text(meta("legacy", "1.0"))
+    elif odd == "folded name":
+        dist_info(extra, "folded-1.dist-info", "Name:\n  folded\nVersion: 1\n")
+    elif odd == "no metadata":
+        dist_info(extra, "bare-1.dist-info", None)
+    elif odd == "zip on sys.path":
+        with zipfile.ZipFile(tmp_path / "zipped.zip", "w") as z:
+            z.writestr("zipped-1.0.dist-info/METADATA", meta("zipped", "1.0"))
+        (sp / "zz-zip.pth").write_text(f"{tmp_path / 'zipped.zip'}\n")
+    elif odd == "egg on sys.path":
+        egg = tmp_path / "old-1.0-py3.11.egg"
+        dist_info(egg, "EGG-INFO", meta("old", "1.0"), "PKG-INFO")
+        (sp / "zz-egg.pth").write_text(f"{egg}\n")
+    elif odd == "relative entry":
+        (sp / "zz-rel.pth").write_text("import sys; sys.path.append('rel/../here')\n")
+    else:
+        dist_info(extra, "latin-1.dist-info", None)
+        (extra / "latin-1.dist-info" / "METADATA").write_bytes(b"Name: latin\nVersion: 1\n\xe9\n")
+    slow = subprocess.run([python, "-I", "-c", SLOW], capture_output=True, text=True, check=False)
+    walk = subprocess.run(
+        [python, "-I", "-c", WALK_ONLY], capture_output=True, text=True, check=False
+    )
+    assert "importlib.metadata was needed" in walk.stderr  # the walk stepped aside
+    fast = subprocess.run([python, "-I", "-c", PROBE], capture_output=True, text=True, check=False)
+    assert (fast.returncode, fast.stdout) == (slow.returncode, slow.stdout)
+    seen = {"egg-info file": "legacy", "folded name": "folded", "zip on sys.path": "zipped"}
+    seen["egg on sys.path"] = "old"
+    if odd in seen:
+        assert any(seen[odd] in key for key in json.loads(slow.stdout)["packages"])
+
+
+def test_the_walk_agrees_on_this_interpreter() -> None:
+    """The test run's own interpreter: a real site-packages of a hundred-odd
+    distributions, modelenv's editable install among them."""
+    walked = facts(sys.executable, PROBE)
+    assert walked == facts(sys.executable, SLOW)
+    assert "packaging" in walked["packages"]
