@@ -182,6 +182,19 @@ def test_a_run_the_launch_path_reads_is_the_one_the_command_line_reads(argv: lis
     assert vars(fast.namespace()) == vars(full)
 
 
+def test_the_reused_parser_gives_each_call_lists_of_its_own() -> None:
+    """build_parser is built once per process: a list one call's command
+    changes (an append to a ``default=[]``) never reaches the next call."""
+    assert build_parser("lock") is build_parser("lock")
+    first = build_parser("lock").parse_args(["lock", "m"])
+    first.engine.append("leaked")
+    first.find_links.append("/leaked")
+    second = build_parser("lock").parse_args(["lock", "m"])
+    assert second.engine == [] and second.find_links == []
+    given = build_parser("lock").parse_args(["lock", "m", "--engine", "a", "--engine", "b"])
+    assert given.engine == ["a", "b"]
+
+
 @pytest.mark.parametrize(
     "argv",
     [
