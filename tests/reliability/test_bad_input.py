@@ -48,6 +48,8 @@ def fuzz_settings(examples: int) -> settings:
 
 # ---------------------------------------------------------------- watching the disk
 
+State = dict[str, tuple[str, int, int]]  # path -> (kind, size, mtime)
+
 
 @dataclass
 class Disk:
@@ -63,19 +65,10 @@ class Disk:
     def locks(self) -> Path:
         return self.project / "locks"
 
-    def snapshot(self) -> dict[str, tuple[str, int, int]]:
-        state: dict[str, tuple[str, int, int]] = {}
+    def snapshot(self) -> State:
+        state: State = {}
         for root in (self.project, self.home):
-            for folder, dirs, files in os.walk(root):
-                for d in dirs:
-                    state[os.path.join(folder, d)] = ("dir", 0, 0)
-                for f in files:
-                    path = os.path.join(folder, f)
-                    try:
-                        st_ = os.lstat(path)
-                    except FileNotFoundError:
-                        continue
-                    state[path] = ("file", st_.st_size, st_.st_mtime_ns)
+            _scan(str(root), state)
         # Beside them ('../x'), and where '../../x' or '../../etc/passwd' would land.
         for name in os.listdir(self.project.parent):
             state.setdefault(os.path.join(self.project.parent, name), ("entry", 0, 0))
@@ -85,15 +78,39 @@ class Disk:
                 state[str(beside)] = ("entry", 0, 0)
         return state
 
-    def changes(
-        self, before: dict[str, tuple[str, int, int]], allowed: tuple[Path, ...] = ()
-    ) -> list[str]:
-        after = self.snapshot()
+    def changes(self, before: State, after: State, allowed: tuple[Path, ...] = ()) -> list[str]:
         changed = [p for p in after.keys() | before.keys() if before.get(p) != after.get(p)]
         prefixes = tuple(str(a) for a in allowed)
         return sorted(
             p for p in changed if not any(p == a or p.startswith(a + os.sep) for a in prefixes)
         )
+
+
+def _scan(folder: str, state: State) -> None:
+    """What os.walk(folder) sees, recorded into ``state``: a folder (or a link to
+    one, not followed) as ("dir", 0, 0), anything else as ("file", size, mtime)
+    of its lstat. One scandir per folder, none of os.walk's joins and islinks:
+    the tests here take thousands of snapshots."""
+    try:
+        entries = os.scandir(folder)
+    except OSError:  # gone, or not a folder: as os.walk, skip it
+        return
+    with entries:
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                state[entry.path] = ("dir", 0, 0)
+                if not entry.is_symlink():
+                    _scan(entry.path, state)
+                continue
+            try:
+                st_ = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            state[entry.path] = ("file", st_.st_size, st_.st_mtime_ns)
 
 
 @pytest.fixture()
@@ -127,13 +144,35 @@ def check(
     """Run ``modelenv ARGV``; it must end cleanly and write only under ``writes``
     (and the home's cache, where any command that probes the base interpreter
     may keep what it found: compiler.probecache)."""
+    return _check(capfd, disk, argv, writes, disk.snapshot())[0]
+
+
+def check_each(
+    capfd: pytest.CaptureFixture[str],
+    disk: Disk,
+    *runs: tuple[tuple[str, ...], tuple[Path, ...]],
+) -> None:
+    """check() each ``(argv, writes)`` in turn. Nothing runs between them, so
+    the disk after one is the disk before the next: one snapshot each, not two."""
     before = disk.snapshot()
+    for argv, writes in runs:
+        before = _check(capfd, disk, argv, writes, before)[1]
+
+
+def _check(
+    capfd: pytest.CaptureFixture[str],
+    disk: Disk,
+    argv: tuple[str, ...],
+    writes: tuple[Path, ...],
+    before: State,
+) -> tuple[int, State]:
     code, out, err = run_cli(capfd, *argv)
     assert_clean(code, err)
     assert "Traceback" not in out, out
-    written = disk.changes(before, (*writes, disk.modelenv_home / "cache"))
+    after = disk.snapshot()
+    written = disk.changes(before, after, (*writes, disk.modelenv_home / "cache"))
     assert written == [], (argv, written)
-    return code
+    return code, after
 
 
 READ_ONLY = (
@@ -148,11 +187,11 @@ READ_ONLY = (
 def check_spec_commands(
     capfd: pytest.CaptureFixture[str], disk: Disk, wheelhouse: Path, *, create: bool = True
 ) -> None:
-    for argv in READ_ONLY:
-        check(capfd, disk, *argv)
-    check(capfd, disk, "lock", "m", *idx(wheelhouse), writes=(disk.locks,))
+    runs: list[tuple[tuple[str, ...], tuple[Path, ...]]] = [(argv, ()) for argv in READ_ONLY]
+    runs.append((("lock", "m", *idx(wheelhouse)), (disk.locks,)))
     if create:
-        check(capfd, disk, "create", "m", *idx(wheelhouse), writes=(disk.modelenv_home,))
+        runs.append((("create", "m", *idx(wheelhouse)), (disk.modelenv_home,)))
+    check_each(capfd, disk, *runs)
 
 
 # ---------------------------------------------------------------- strategies
@@ -489,10 +528,13 @@ def test_specs_under_odd_file_names(
     path = disk.project / "specs" / f"{stem}.toml"
     path.write_bytes(toml(document))
     try:
-        for argv in (*READ_ONLY, ("validate", str(path)), ("show", stem)):
-            check(capfd, disk, *argv)
-        check(capfd, disk, "lock", *idx(wheelhouse), writes=(disk.locks,))
-        check(capfd, disk, "gc", "--dry-run")
+        check_each(
+            capfd,
+            disk,
+            *((argv, ()) for argv in (*READ_ONLY, ("validate", str(path)), ("show", stem))),
+            (("lock", *idx(wheelhouse)), (disk.locks,)),
+            (("gc", "--dry-run"), ()),
+        )
     finally:
         path.unlink()
 
@@ -511,8 +553,7 @@ def test_generated_engine_files(
 ) -> None:
     raw = content if isinstance(content, bytes) else toml(content)
     (disk.project / "specs" / "_engines.toml").write_bytes(raw)
-    for argv in READ_ONLY:
-        check(capfd, disk, *argv)
+    check_each(capfd, disk, *((argv, ()) for argv in READ_ONLY))
 
 
 # ---------------------------------------------------------------- overrides and -p
@@ -570,9 +611,13 @@ def test_generated_overrides_files(
         flag = ("--overrides", str(path))
     path.write_bytes(content)
     try:
-        check(capfd, disk, "show", "m", *flag)
-        check(capfd, disk, "lock", "--check")  # overrides never reach a committed lock
-        check(capfd, disk, "create", "m", *flag, *idx(wheelhouse), writes=(disk.modelenv_home,))
+        check_each(
+            capfd,
+            disk,
+            (("show", "m", *flag), ()),
+            (("lock", "--check"), ()),  # overrides never reach a committed lock
+            (("create", "m", *flag, *idx(wheelhouse)), (disk.modelenv_home,)),
+        )
     finally:
         path.unlink()
 
@@ -584,8 +629,12 @@ def test_generated_package_options(
     disk: Disk, wheelhouse: Path, capfd: pytest.CaptureFixture[str], packages: list[str]
 ) -> None:
     flags = [arg for p in packages for arg in ("-p", p)]
-    check(capfd, disk, "show", "m", *flags)
-    check(capfd, disk, "create", "m", *flags, *idx(wheelhouse), writes=(disk.modelenv_home,))
+    check_each(
+        capfd,
+        disk,
+        (("show", "m", *flags), ()),
+        (("create", "m", *flags, *idx(wheelhouse)), (disk.modelenv_home,)),
+    )
 
 
 # ---------------------------------------------------------------- names on the command line
