@@ -40,6 +40,17 @@ def sha256(data: bytes = b"") -> Any:
 
     hashlib loads OpenSSL (milliseconds); the built-in module is enough here.
     """
+    return (_sha256_new or _find_sha256())(data)
+
+
+_sha256_new: Any = None
+
+
+def _find_sha256() -> Any:
+    """The constructor, found once: a failed import is not remembered, and
+    Python 3.11 has ``_sha256`` (3.12 ``_sha2``), so asking for ``_sha2`` at
+    every hash searched the whole of sys.path each time."""
+    global _sha256_new
     try:
         from _sha2 import sha256 as new  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
@@ -47,7 +58,8 @@ def sha256(data: bytes = b"") -> Any:
             from _sha256 import sha256 as new  # type: ignore[import-not-found,no-redef,unused-ignore]
         except ImportError:  # pragma: no cover - a build without them
             from hashlib import sha256 as new
-    return new(data)
+    _sha256_new = new
+    return new
 
 
 def sha256_hex(data: bytes) -> str:
