@@ -34,7 +34,21 @@ def _print_traceback() -> None:
 
 def run_command(command: str, args: argparse.Namespace, *, debug: bool) -> int:
     """``compiler.commands.<command>.run(args)``, its exit status, and a clean
-    message (a traceback with ``debug``) for whatever it raises."""
+    message (a traceback with ``debug``) for whatever it raises. How uv's work
+    is shown (-v, a terminal) is the command's own: what the process had
+    before it (an API caller's nothing-printed) is back after it."""
+    from .ui import REPORTING
+
+    saved = REPORTING.live, REPORTING.log
+    try:
+        return _run(command, args, debug=debug)
+    finally:
+        # A -v command's log writes to its own stderr, which a caller that
+        # runs commands in its process (tests, a server) may have closed since.
+        REPORTING.live, REPORTING.log = saved
+
+
+def _run(command: str, args: argparse.Namespace, *, debug: bool) -> int:
     try:
         module = importlib.import_module(f"compiler.commands.{command}")
         return int(module.run(args))

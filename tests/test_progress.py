@@ -95,6 +95,24 @@ def test_verbose_lists_uv_commands_with_timings_and_masked_credentials(
     assert "ran uv" not in err
 
 
+def test_a_verbose_command_leaves_no_reporting_behind(
+    project: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-v logs each uv command to that command's stderr; a caller running
+    commands in its own process (a server, the tests) gets the API's silence
+    back after it, not a log writing to a stream it may have closed since."""
+    from compiler.ui import REPORTING
+
+    write_spec(project, "m", SPEC)
+    code, _, err = run_cli(capsys, "lock", "-v", *idx(wheelhouse))
+    assert code == 0, err
+    assert "ran uv pip compile" in err
+    assert (REPORTING.live, REPORTING.log) == (False, None)
+    code, _, err = run_cli(capsys, "create", "m", "-v", "--python", "3.99")
+    assert code != 0
+    assert (REPORTING.live, REPORTING.log) == (False, None)
+
+
 def run_on_a_terminal(argv: list[str], cwd: Path) -> tuple[int, str]:
     """``modelenv ARGV`` with its stderr on a pseudo-terminal; what the terminal got."""
     main, secondary = pty.openpty()
