@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 # Every wait on the cluster is bounded: a hung worker fails the test, it does not hang it.
 WAIT_S = 180
+CPUS = 2  # a node's
 
 UV_WRAPPER = """#!/bin/sh
 printf '%s\\n' "$*" >> "$MODELENV_TEST_UV_LOG"
@@ -114,6 +116,13 @@ def _node_environment(base: Path, wheelhouse: Path, wrapper: Path, ray_tmp: str)
         PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
         RAY_TMPDIR=ray_tmp,
         RAY_USAGE_STATS_ENABLED="0",
+        # No idle workers started ahead (Ray's default: some at each raylet's start
+        # and some for the first driver), each costing an import of ray.
+        RAY_enable_worker_prestart="0",
+        RAY_prestart_worker_first_driver="0",
+        # Ray renices its workers to 15 once they run: beside the busy processes
+        # of the same session (other test workers) they would get almost no CPU.
+        RAY_worker_niceness="0",
         # A node or driver that cannot reach the GCS gives up instead of hanging.
         RAY_gcs_rpc_server_connect_timeout_s="30",
     )
@@ -135,33 +144,35 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     ray_tmp = tempfile.mkdtemp(prefix="mr", dir="/tmp")
     common = _node_environment(base, wheelhouse, wrapper, ray_tmp)
     node_args: dict[str, Any] = {
-        "num_cpus": 2,
+        "num_cpus": CPUS,
         "object_store_memory": 80 * 1024 * 1024,
         "include_dashboard": False,
     }
-    homes: list[tuple[Path, Path]] = []
+    # The head runs no autoscaler monitor and no log monitor (the driver does
+    # not print the workers' output).
+    head_args = {**node_args, "no_monitor": True, "include_log_monitor": False}
+    homes: dict[str, tuple[Path, Path]] = {}  # by node id
 
-    def per_node(i: int) -> dict[str, str]:
+    def per_node(i: int) -> tuple[dict[str, str], Path, Path]:
         home, log = base / f"node{i}" / "modelenv-home", base / f"node{i}" / "uv-calls.log"
         home.mkdir(parents=True)
-        homes.append((home, log))
-        return {**common, "MODELENV_HOME": str(home), "MODELENV_TEST_UV_LOG": str(log)}
+        return {**common, "MODELENV_HOME": str(home), "MODELENV_TEST_UV_LOG": str(log)}, home, log
 
     rc = None
     try:
-        with _environ(per_node(0)):
-            rc = RayCluster(initialize_head=True, head_node_args=node_args)
-        with _environ(per_node(1)):
-            rc.add_node(**node_args)
+        env, home, log = per_node(0)
+        with _environ(env):
+            rc = RayCluster(initialize_head=True, head_node_args=head_args)
+        homes[rc.head_node.node_id] = home, log
+        env, home, log = per_node(1)
+        with _environ(env):
+            homes[rc.add_node(**node_args).node_id] = home, log
         with _environ(common):
             ray.init(address=rc.address, log_to_driver=False)
         alive = {n["NodeID"]: n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"]}
-        assert len(alive) == 2, ray.nodes()
-        # Which node is which: each reports the home it was started with.
-        nodes: dict[str, Node] = {}
-        for node_id, address in alive.items():
-            home = Path(ray.get(_env_of.options(**_pinned(node_id)).remote(), timeout=WAIT_S))
-            nodes[node_id] = Node(node_id, address, home, dict(homes)[home])
+        # Which node is which: the ids the nodes were started with.
+        assert set(alive) == set(homes), ray.nodes()
+        nodes = {i: Node(i, alive[i], *homes[i]) for i in alive}
         yield Cluster(nodes, wheelhouse)
     finally:
         with _environ(common):  # not the real home, even while stopping
@@ -171,20 +182,26 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
-@ray.remote(num_cpus=0)
-def _env_of() -> str:
-    return os.environ["MODELENV_HOME"]
-
-
 def _pinned(node_id: str) -> dict[str, Any]:
     return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id=node_id, soft=False)}
 
 
 @ray.remote(num_cpus=1)
-def probe() -> dict[str, Any]:
-    """What a worker sees: its node, its interpreter and the locked package."""
+def probe(together: tuple[str, int] | None = None) -> dict[str, Any]:
+    """What a worker sees: its node, its interpreter and the locked package.
+
+    ``together`` = (folder, n): the task leaves its worker's pid in the
+    (shared) folder and returns once n workers have: n workers ran at once."""
     import alpha
 
+    if together is not None:
+        folder, n = together
+        Path(folder, str(os.getpid())).touch()
+        deadline = time.monotonic() + WAIT_S
+        while len(os.listdir(folder)) < n:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{os.listdir(folder)} of {n} workers in {WAIT_S} s")
+            time.sleep(0.05)
     return {
         "node": ray.get_runtime_context().get_node_id(),
         "pid": os.getpid(),
@@ -240,17 +257,22 @@ def _run(refs: list[Any]) -> list[dict[str, Any]]:
 
 
 def test_sixteen_tasks_import_the_locked_version_from_their_nodes_environment(
-    cluster: Cluster, models: dict[str, dict[str, Any]]
+    cluster: Cluster, models: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
     one, two = models["pin-one"], models["pin-two"]
     spread = {"scheduling_strategy": "SPREAD"}
-    refs_one = [probe.options(runtime_env=_env(one), **spread).remote() for _ in range(16)]
-    refs_two = [probe.options(runtime_env=_env(two), **spread).remote() for _ in range(8)]
+    # The first tasks wait for each other: every CPU of the cluster runs a worker
+    # of this environment at once, so each node starts CPUS of them together.
+    (tmp_path / "together").mkdir()
+    together = (str(tmp_path / "together"), CPUS * len(cluster.nodes))
+    refs_one = [probe.options(runtime_env=_env(one), **spread).remote(together) for _ in range(16)]
+    refs_two = [probe.options(runtime_env=_env(two), **spread).remote() for _ in range(2)]
     results_one, results_two = _run(refs_one), _run(refs_two)
 
     assert {r["alpha"] for r in results_one} == {"1.0.0"}
     assert {r["alpha"] for r in results_two} == {"2.0.0"}  # side by side, in the same job
-    assert {r["node"] for r in results_one} == set(cluster.nodes)
+    for node_id in cluster.nodes:
+        assert len({r["pid"] for r in results_one if r["node"] == node_id}) >= CPUS
     for model, results in ((one["name"], results_one), (two["name"], results_two)):
         for r in results:
             node = cluster.node(r["node"])
