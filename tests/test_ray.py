@@ -116,13 +116,16 @@ def _node_environment(base: Path, wheelhouse: Path, wrapper: Path, ray_tmp: str)
         PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
         RAY_TMPDIR=ray_tmp,
         RAY_USAGE_STATS_ENABLED="0",
-        # No idle workers started ahead (Ray's default: some at each raylet's start
-        # and some for the first driver), each costing an import of ray.
-        RAY_enable_worker_prestart="0",
+        # Every Ray worker costs an import of ray (about 1 s of CPU): none started
+        # idle for the first driver (Ray's default, one a CPU).
         RAY_prestart_worker_first_driver="0",
         # Ray renices its workers to 15 once they run: beside the busy processes
         # of the same session (other test workers) they would get almost no CPU.
         RAY_worker_niceness="0",
+        # No metrics and no task events: only the dashboard and the state API
+        # read them, and no test does.
+        RAY_enable_metrics_collection="0",
+        RAY_task_events_report_interval_ms="0",
         # A node or driver that cannot reach the GCS gives up instead of hanging.
         RAY_gcs_rpc_server_connect_timeout_s="30",
     )
