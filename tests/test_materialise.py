@@ -133,7 +133,10 @@ def make_base(path: Path, wheels: Path | None = None, *reqs: str) -> Path:
 def modelenv_proc(
     project: Path, *argv: str, extra_env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
-    """``modelenv ARGV`` as a real process with this test's environment variables."""
+    """``modelenv ARGV`` as a real process with this test's environment
+    variables, and the signals a shell leaves as they are by default: started
+    under nohup or in the background, pytest ignores SIGHUP or SIGINT, and a
+    child would inherit that (as modelenv rightly keeps it)."""
     env = os.environ.copy()
     env.update(extra_env or {})
     return subprocess.Popen(
@@ -143,7 +146,13 @@ def modelenv_proc(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_signals,
     )
+
+
+def _default_signals() -> None:
+    for signum in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def wait_for_line(path: Path, line: str, proc: subprocess.Popen[str], timeout: float = 60) -> None:
