@@ -15,9 +15,10 @@ csv) was 30 of a probe's 50 ms of CPU. :data:`PROBE`'s ``listed()`` walks
 the folder's own order) and reads each one's Name and Version as plain
 header lines. Anything it cannot promise to see the same way, and it steps
 aside for ``importlib.metadata`` itself: another Python, another finder of
-distributions on ``sys.meta_path``, a ``sys.path`` entry that is a file (a
-zip) or not a plain absolute path, an ``.egg``, a metadata entry that is not
-a folder, a header it cannot read as plain text. ``tests/test_probescript.py``
+distributions on ``sys.meta_path`` (or its path finder not there exactly
+once), a ``sys.path`` entry that is a file (a zip) or not a plain absolute
+path, an ``.egg``, a metadata entry that is not a folder, a header it cannot
+read as plain text. ``tests/test_probescript.py``
 holds the two ways to the same answer.
 """
 
@@ -82,6 +83,8 @@ def listed():
     from importlib.machinery import PathFinder
     if os.name != "posix" or not (3, 10) <= sys.version_info[:2] <= (3, 13):
         raise Aside
+    if sys.meta_path.count(PathFinder) != 1:
+        raise Aside  # importlib.metadata would list each distribution as often
     for finder in sys.meta_path:
         if finder is not PathFinder and getattr(finder, "find_distributions", None):
             raise Aside

@@ -6,6 +6,7 @@ steps aside for importlib.metadata wherever it could see otherwise."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -16,7 +17,7 @@ import pytest
 
 from compiler.probescript import PROBE
 
-from .basevenv import base_venv
+from .basevenv import uv
 
 # The probe as it would run with the walk off, and with importlib.metadata out
 # of reach (a run that needs it fails): both made from the one source.
@@ -26,6 +27,21 @@ WALK_ONLY = PROBE.replace(
     "    raise SystemExit('importlib.metadata was needed')\n",
 )
 assert SLOW != PROBE and WALK_ONLY != PROBE
+
+
+# The walk replicates importlib.metadata 3.10 to 3.13: each one this machine
+# has (pyenv's, read at import, before a test moves the home), the running
+# one always.
+_PYENV = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+_RUNNING = "{}.{}".format(*sys.version_info[:2])
+PYTHONS = [
+    sys.executable,
+    *(
+        str(found[-1])
+        for minor in ("3.10", "3.11", "3.12", "3.13")
+        if minor != _RUNNING and (found := sorted(_PYENV.glob(f"{minor}.*/bin/python{minor}")))
+    ),
+]
 
 
 def facts(python: str, source: str) -> dict[str, Any]:
@@ -48,12 +64,13 @@ def meta(name: str, version: str) -> str:
     return f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: s\n\nbody\n"
 
 
-@pytest.fixture()
-def site(tmp_path: Path, uv_cache: Path) -> tuple[str, Path, Path]:
+@pytest.fixture(params=PYTHONS[:1], ids=lambda p: Path(p).name)
+def site(request: pytest.FixtureRequest, tmp_path: Path, uv_cache: Path) -> tuple[str, Path, Path]:
     """A venv (its python, its site-packages) and a second folder on its
     sys.path through a .pth file, both holding distributions laid out as
     installers leave them: normalised and not, shadowed, duplicated."""
-    python = base_venv(tmp_path / "venv", tmp_path / "wheels", [], uv_cache)
+    uv("venv", str(tmp_path / "venv"), "--python", request.param, "--quiet", uv_cache=uv_cache)
+    python = str(tmp_path / "venv" / "bin" / "python")
     sp = Path(
         subprocess.run(
             [python, "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -80,6 +97,7 @@ def site(tmp_path: Path, uv_cache: Path) -> tuple[str, Path, Path]:
     return python, sp, extra
 
 
+@pytest.mark.parametrize("site", PYTHONS, indirect=True, ids=lambda p: Path(p).name)
 def test_the_walk_answers_as_importlib_metadata_without_importing_it(
     site: tuple[str, Path, Path],
 ) -> None:
@@ -103,6 +121,7 @@ def test_the_walk_answers_as_importlib_metadata_without_importing_it(
         "egg on sys.path",
         "relative entry",
         "metadata not utf-8 text",
+        "path finder twice",
     ],
 )
 def test_whatever_the_walk_cannot_promise_is_left_to_importlib_metadata(
@@ -123,6 +142,10 @@ def test_whatever_the_walk_cannot_promise_is_left_to_importlib_metadata(
         egg = tmp_path / "old-1.0-py3.11.egg"
         dist_info(egg, "EGG-INFO", meta("old", "1.0"), "PKG-INFO")
         (sp / "zz-egg.pth").write_text(f"{egg}\n")
+    elif odd == "path finder twice":  # importlib.metadata lists every distribution twice
+        (sp / "zz-finder.pth").write_text(
+            "import sys, importlib.machinery as m; sys.meta_path.append(m.PathFinder)\n"
+        )
     elif odd == "relative entry":
         (sp / "zz-rel.pth").write_text("import sys; sys.path.append('rel/../here')\n")
     else:
