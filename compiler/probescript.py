@@ -30,22 +30,24 @@ __all__ = ["HEADERS", "PROBE"]
 # plain text: the email parser behind ``Distribution.metadata`` (which
 # ``.version`` runs a second time) costs a probe most of its time, about 40 ms
 # for a hundred distributions. Anything but plain "Key: value" lines before
-# the first blank one, or a header missing, and it answers None: the parser
-# decides, as before.
+# the first empty one, or a header missing, and it answers None: the parser
+# decides, as before. Lines as the email parser has them: ended by \r, \n or
+# \r\n only (not str.splitlines' \x0c, \x85, \u2028...), a line of blanks
+# the next line of a header, a key of printable ASCII without spaces.
 HEADERS = r"""
 def header_pair(text):
     found = {}
     key = ""
-    for line in text.splitlines():
-        if not line.strip():
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        if not line:
             break
         if line[0] in " \t":
             if key in ("name", "version"):
                 return None  # folded: the parser joins the lines its own way
             continue  # another header's next line
         key, sep, value = line.partition(":")
-        if not sep:
-            return None
+        if not sep or not key.isascii() or not key.isprintable() or " " in key:
+            return None  # where the parser's headers end, or not a header
         key = key.lower()
         if key in ("name", "version") and key not in found:
             found[key] = value.lstrip(" \t")

@@ -432,6 +432,12 @@ class _Dist:
         "Name: alpha  \nVersion:\t1.0\n",  # the parser keeps trailing spaces
         "Name: alpha\n\nVersion: 1.0\n",  # no Version among the headers
         "Name: alpha\nnot a header\nVersion: 1.0\n",  # the parser's own judgement
+        # Lines end at "\n" only (the parser's), not at str.splitlines' others.
+        "Metadata-Version: 2.1\x85Name: not-this\nName: alpha\nVersion: 1.0\n",
+        "Name: alpha\nSummary: s\u2028Version: 0\nVersion: 1.0\n",
+        "Name: alpha\nVersion: 1.0\n \nSummary: s\n",  # a blank-looking line goes on a header
+        "Summary: s\nNot a header: s\nName: alpha\nVersion: 1.0\n",  # the headers end there
+        "Name: alpha\rVersion: 1.0\r\nName: beta\n",
         "",
     ],
 )
