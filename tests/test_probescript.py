@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.version import InvalidVersion, Version
 
 from compiler.probescript import PROBE
 
@@ -34,13 +35,22 @@ assert SLOW != PROBE and WALK_ONLY != PROBE
 # one always.
 _PYENV = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
 _RUNNING = "{}.{}".format(*sys.version_info[:2])
+
+
+def _newest(minor: str) -> list[str]:
+    """pyenv's newest X.Y.Z of ``minor`` (release folders only: not 3.13.0t)."""
+    found = []
+    for python in _PYENV.glob(f"{minor}.*/bin/python{minor}"):
+        try:
+            found.append((Version(python.parent.parent.name), str(python)))
+        except InvalidVersion:
+            continue
+    return [max(found)[1]] if found else []
+
+
 PYTHONS = [
     sys.executable,
-    *(
-        str(found[-1])
-        for minor in ("3.10", "3.11", "3.12", "3.13")
-        if minor != _RUNNING and (found := sorted(_PYENV.glob(f"{minor}.*/bin/python{minor}")))
-    ),
+    *(p for minor in ("3.10", "3.11", "3.12", "3.13") if minor != _RUNNING for p in _newest(minor)),
 ]
 
 
