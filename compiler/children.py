@@ -6,7 +6,8 @@ reaches it as it reaches modelenv. While a child of the main thread runs,
 SIGTERM and SIGHUP sent to modelenv alone raise
 :class:`~compiler.errors.Terminated` in modelenv, as SIGINT raises
 KeyboardInterrupt, when nothing else handles them (their handler is the
-default: a server calling ``ensure_env`` that set its own is left alone). On
+default: a server calling ``ensure_env`` that set its own is left alone);
+while the child is being started, all three wait until it is known. On
 any exception while the child runs (those, a timeout, Ctrl-C), the child and
 every process it started (a build backend uv runs; found through /proc) get
 SIGTERM, then SIGKILL, each followed by a bounded wait; the exception then
@@ -220,34 +221,40 @@ def _alive(pid: int) -> bool:
 
 @contextlib.contextmanager
 def _signals_raise() -> Iterator[Callable[[], None]]:
-    """SIGTERM and SIGHUP raise Terminated once the child is started and
-    ``arm()`` called (before that they are held: a raise inside Popen could
-    leave a child no one stops). Only in the main thread, and only for a
-    signal whose handler is the default; restored on the way out."""
+    """SIGTERM and SIGHUP raise Terminated, and SIGINT KeyboardInterrupt, once
+    the child is started and ``arm()`` called. Before that they are held: a
+    raise inside Popen, after the child's exec and before Popen returns it,
+    would leave a child no one stops (under load, Ctrl-C landed there and uv
+    ran on). Only in the main thread, and only for a signal whose handler is
+    the default (Python's own, for SIGINT); restored on the way out."""
     import signal
     import threading
 
     state = {"armed": False, "raised": False, "pending": 0}
 
+    def interrupt(signum: int) -> BaseException:
+        state["raised"] = True
+        return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+
     def handler(signum: int, _frame: object) -> None:
         if state["raised"]:
             return  # stopping the child already: a second signal must not cut it short
         if state["armed"]:
-            state["raised"] = True
-            raise Terminated(signum)
+            raise interrupt(signum)
         state["pending"] = state["pending"] or signum
 
     def arm() -> None:
         if state["pending"]:
-            state["raised"] = True
-            raise Terminated(state["pending"])
+            raise interrupt(state["pending"])
         state["armed"] = True
 
     previous: dict[int, object] = {}
     if threading.current_thread() is threading.main_thread():
-        for name in _SIGNALS:
+        defaults: dict[str, object] = dict.fromkeys(_SIGNALS, signal.SIG_DFL)
+        defaults["SIGINT"] = signal.default_int_handler
+        for name, default in defaults.items():
             signum = getattr(signal, name, None)
-            if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
+            if signum is not None and signal.getsignal(signum) is default:
                 previous[signum] = signal.signal(signum, handler)
     try:
         yield arm
@@ -256,4 +263,4 @@ def _signals_raise() -> Iterator[Callable[[], None]]:
         for signum, old in previous.items():
             signal.signal(signum, old)  # type: ignore[arg-type]
     if state["pending"] and not state["raised"]:
-        raise Terminated(state["pending"])  # came after the child finished
+        raise interrupt(state["pending"])  # came after the child finished

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from compiler import children
+from compiler.errors import Terminated
 
 from .conftest import write_spec
 from .test_materialise import SPEC, XYZ, env_root, lock, modelenv_proc, wait_for_line
@@ -339,3 +340,33 @@ def test_the_tree_is_found_without_reading_any_command_line(
         assert opened and not [name for name in opened if name.endswith("/cmdline")]
     finally:
         children.stop(proc)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_child_is_being_started_still_stops_it(
+    monkeypatch: pytest.MonkeyPatch, signum: int
+) -> None:
+    """Popen returns some time after the child's exec (seen under load: uv
+    already wrote its first line). A signal landing in between must wait until
+    the child is known and then stop it, not leave it running."""
+    real = subprocess.Popen
+    started: list[subprocess.Popen[str]] = []
+
+    def popen(*args: Any, **kwargs: Any) -> subprocess.Popen[str]:
+        proc = real(*args, **kwargs)
+        started.append(proc)
+        os.kill(os.getpid(), signum)  # its handler runs here, still inside "Popen"
+        return proc
+
+    monkeypatch.setattr(children.subprocess, "Popen", popen)
+    expected = KeyboardInterrupt if signum == signal.SIGINT else Terminated
+    try:
+        with pytest.raises(expected):
+            children.run(["sleep", "300"])
+        (proc,) = started
+        assert proc.returncode is not None  # stopped and reaped
+    finally:
+        for proc in started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=60)
