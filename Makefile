@@ -42,14 +42,16 @@ envs: install
 clean-envs: install
 	$(MODELENV) gc
 
-## Tests run in parallel (pytest-xdist), two workers per CPU: most of them
-## wait on uv and on the processes they start (on 2 CPUs, 4 workers took 52-66 s
-## where 2 took 85-88 s for the same 228 tests). loadgroup hands out the tests
+## Tests run in parallel (pytest-xdist), three workers per CPU: most of them
+## wait on uv and on the processes they start, and on a busy machine each
+## worker is one more process in the CPU's share (on 2 CPUs beside nine busy
+## processes, 6 workers took 3 min 48 s where 4 took 4 min 37 s; unloaded the
+## two take the same time and CPU). loadgroup hands out the tests
 ## one by one in their order, long tests (markers slow, ray) first, and runs
 ## the Ray and pre-commit modules each on one worker (tests/conftest.py's
 ## TOGETHER: the cluster is started and modelenv installed once).
 ## TEST_WORKERS=0 runs them serially.
-TEST_WORKERS ?= $(shell echo $$(( 2 * $$(nproc 2>/dev/null || echo 1) )))
+TEST_WORKERS ?= $(shell echo $$(( 3 * $$(nproc 2>/dev/null || echo 1) )))
 test: install
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
