@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -191,11 +192,22 @@ def test_create_announces_its_wait_and_gives_up_naming_the_holder(
     assert not v4("m").exists()
 
 
+def _state(pid: int) -> str:
+    """The state letter /proc shows for ``pid`` (T: stopped)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
 def test_a_stopped_holder_is_named_as_stopped(
     holder: subprocess.Popen[str], wheelhouse: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     os.kill(holder.pid, signal.SIGSTOP)
     try:
+        # The process stops once it runs again to take the signal: on a busy
+        # machine that is a while after kill() returns.
+        deadline = time.monotonic() + 60
+        while _state(holder.pid) != "T":
+            assert time.monotonic() < deadline, "the holder did not stop in 60 s"
+            time.sleep(0.01)
         code, _out, err = run_cli(capfd, "run", "m", *idx(wheelhouse), "--wait", "0", "--", "true")
     finally:
         os.kill(holder.pid, signal.SIGCONT)
