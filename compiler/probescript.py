@@ -18,8 +18,8 @@ aside for ``importlib.metadata`` itself: another Python, another finder of
 distributions on ``sys.meta_path`` (or its path finder not there exactly
 once), a ``sys.path`` entry that is a file (a zip) or not a plain absolute
 path, an ``.egg``, a metadata entry that is not a folder, a header it cannot
-read as plain text. ``tests/test_probescript.py``
-holds the two ways to the same answer.
+read as plain text. ``tests/test_probescript.py`` holds the two ways to the
+same answer.
 """
 
 from __future__ import annotations
