@@ -252,6 +252,20 @@ def test_a_fresh_build_from_the_committed_lock_without_its_index_fails_cleanly(
     assert_no_broken_final_environment(capfd)
 
 
+def locked_with_an_empty_cache(
+    project: Path,
+    index: Index,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The spec locked through the index, then a uv cache that holds nothing."""
+    write_spec(project, "m", SPEC)
+    code, _out, err = run_cli(capfd, "lock", *idx_url(index))
+    assert code == 0, err
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "empty-uv-cache"))
+
+
 def test_a_build_takes_what_uv_has_without_the_index_and_the_rest_from_it(
     project: Path,
     index: Index,
@@ -262,11 +276,8 @@ def test_a_build_takes_what_uv_has_without_the_index_and_the_rest_from_it(
     """Every file is pinned by its hash: an install first takes what uv's cache
     holds without asking the index (which serves no-cache pages: uv would ask
     it for each of them again), and asks it only for what is missing."""
-    write_spec(project, "m", SPEC)
-    code, _out, err = run_cli(capfd, "lock", *idx_url(index))
-    assert code == 0, err
     # A cache that holds nothing: the index must be asked, and is.
-    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "empty-uv-cache"))
+    locked_with_an_empty_cache(project, index, tmp_path, capfd, monkeypatch)
     asked = index.served
     code, out, err = run_cli(capfd, "create", "m", *idx_url(index))
     assert code == 0, err
@@ -289,10 +300,7 @@ def locked_beside_altered_wheels(
 ) -> Path:
     """The spec locked through the index, an empty uv cache, and a find-links
     folder (returned) whose wheels are not the locked bytes."""
-    write_spec(project, "m", SPEC)
-    code, _out, err = run_cli(capfd, "lock", *idx_url(index))
-    assert code == 0, err
-    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "empty-uv-cache"))
+    locked_with_an_empty_cache(project, index, tmp_path, capfd, monkeypatch)
     local = tmp_path / "local-wheels"
     local.mkdir()
     for wheel in index.wheels.glob("*.whl"):
